@@ -1,0 +1,1 @@
+"""Boundless, the application: the canvas store, jobs, painters, the server and the command line."""

@@ -1,0 +1,39 @@
+"""Jobs: the one path every request takes (DESIGN.md), from a target to committed windows.
+
+`spec` says what is asked, `target` turns it into pixels, the tiler plans windows,
+`window` paints one, `runner` drives them in order and commits each.
+"""
+
+from canvas.jobs.events import EventCallback, JobEvent, JobPlanned, WindowCommitted, WindowProgress
+from canvas.jobs.runner import JobResult, SelectCandidate, run_job
+from canvas.jobs.spec import (
+    MAX_GROW,
+    MAX_TARGET_PX,
+    Expand,
+    Frame,
+    Inpaint,
+    JobError,
+    JobSpec,
+    Target,
+    TilerSettings,
+)
+
+__all__ = [
+    "EventCallback",
+    "Expand",
+    "Frame",
+    "Inpaint",
+    "JobError",
+    "JobEvent",
+    "JobPlanned",
+    "JobResult",
+    "JobSpec",
+    "MAX_GROW",
+    "MAX_TARGET_PX",
+    "SelectCandidate",
+    "Target",
+    "TilerSettings",
+    "WindowCommitted",
+    "WindowProgress",
+    "run_job",
+]

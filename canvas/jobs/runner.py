@@ -1,0 +1,142 @@
+"""Run a job from start to end: plan the windows, paint them in order, commit each.
+
+One path for every request (DESIGN.md): the target decides what to paint; planning,
+masking, painting, compositing and committing are the same for all of them. Every window
+is one store transaction, so a crash or a cancel leaves only whole windows, and the job
+as a whole is one revision that undo steps over.
+
+    result = run_job(store, create_painter("patchmatch"), JobSpec(Expand(down=512)))
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, replace
+from typing import Callable
+
+import numpy as np
+
+from canvas.jobs.events import EventCallback, JobPlanned, WindowCommitted, WindowProgress
+from canvas.jobs.spec import JobSpec
+from canvas.jobs.target import KNOWN_ALPHA, TargetPixels, resolve_target
+from canvas.jobs.window import PaintedWindow, WindowPixels, paint_window
+from canvas.painters.base import CancelToken, Cancelled, PaintProgress, Painter
+from canvas.store import Store
+from tiler.planner import Window, plan_windows
+from tiler.rect import Rect
+
+# Chooses which candidate to commit; may block (the server waits for a user's pick) and
+# returns None to discard the window, which ends the job.
+SelectCandidate = Callable[[int, Window, PaintedWindow], "int | None"]
+
+
+@dataclass
+class JobResult:
+    rev: int
+    status: str  # done | cancelled | failed
+    windows_done: int
+    windows: list[Window]
+    seconds: float
+    error: str | None = None
+
+
+def run_job(
+    store: Store,
+    painter: Painter,
+    spec: JobSpec,
+    *,
+    on_event: EventCallback | None = None,
+    cancel: CancelToken | None = None,
+    select: SelectCandidate | None = None,
+) -> JobResult:
+    """Plan and paint `spec` on `store`. Bad input raises JobError before anything is written."""
+    started = time.perf_counter()
+    emit = on_event or (lambda event: None)
+    cancel = cancel or CancelToken()
+    pixels = resolve_target(store, spec)
+    plan = plan_windows(
+        pixels.known,
+        pixels.target,
+        pixels.area,
+        window=spec.tiler.window,
+        context=spec.tiler.context,
+    )
+    params = {**spec.describe(), **painter.describe(), "plan": [list(w.rect.as_tuple()) for w in plan]}
+    rev = store.begin_revision(type(spec.target).__name__.lower(), params)
+    emit(JobPlanned(rev=rev, windows=[w.rect for w in plan], level=spec.level))
+
+    done = 0
+    status, error = "done", None
+    try:
+        for index, window in enumerate(plan):
+            cancel.raise_if_cancelled()
+            if not _paint_and_commit(store, painter, spec, pixels, plan, index, rev, emit, cancel, select):
+                status = "cancelled"
+                break
+            done += 1
+    except Cancelled:
+        status = "cancelled"
+    except BaseException as exc:
+        # Ctrl+C cancels; anything else fails the job. Committed windows stay either way.
+        failed = isinstance(exc, Exception)
+        store.finish_revision(rev, "failed" if failed else "cancelled", windows=done, error=str(exc) or type(exc).__name__)
+        raise
+    store.finish_revision(rev, status, windows=done)
+    return JobResult(rev, status, done, plan, time.perf_counter() - started, error)
+
+
+def _paint_and_commit(
+    store: Store,
+    painter: Painter,
+    spec: JobSpec,
+    pixels: TargetPixels,
+    plan: list[Window],
+    index: int,
+    rev: int,
+    emit: EventCallback,
+    cancel: CancelToken,
+    select: SelectCandidate | None,
+) -> bool:
+    window = plan[index]
+    rect = window.rect
+    local = rect.relative_to(pixels.area)
+    rgba = store.read(spec.level, rect)
+    # `known` grows and `target_left` shrinks as windows commit: what earlier windows
+    # painted is context for this one.
+    window_pixels = WindowPixels(
+        rgba=rgba,
+        known=pixels.known[local.slices].copy(),
+        fill=pixels.target_left[local.slices].copy(),
+        outside_known=_ring(pixels, rect),
+    )
+    request = replace(spec.request, seed=_window_seed(spec.request.seed, index))
+
+    def progress(p: PaintProgress) -> None:
+        emit(WindowProgress(index, len(plan), rect, p.step, p.steps, p.preview))
+
+    painted = paint_window(window_pixels, painter, request, spec.tiler, progress, cancel)
+    choice = 0 if select is None else select(index, window, painted)
+    if choice is None:
+        return False
+    store.commit(rev, spec.level, rect, painted.candidates[choice], painted.changed)
+    pixels.target_left[local.slices] &= ~window_pixels.fill
+    pixels.known[local.slices] |= window_pixels.fill
+    emit(WindowCommitted(index, len(plan), rect, spec.level, rev))
+    return True
+
+
+def _ring(pixels: TargetPixels, rect: Rect) -> np.ndarray:
+    """Known-ness of the window and the one-pixel ring around it (False beyond the area)."""
+    ring = np.zeros((rect.h + 2, rect.w + 2), dtype=bool)
+    outer = rect.grow(1)
+    inside = outer.intersect(pixels.area)
+    ring[inside.relative_to(outer).slices] = pixels.known[inside.relative_to(pixels.area).slices]
+    return ring
+
+
+def _window_seed(seed: int, index: int) -> int:
+    """A distinct, reproducible seed per window (candidates add their own index to it)."""
+    return (seed + 7919 * index) % 2**32
+
+
+__all__ = ["JobResult", "KNOWN_ALPHA", "SelectCandidate", "run_job"]

@@ -1,0 +1,122 @@
+"""What a job asks for: where to paint (the target), at which level, and how.
+
+Outpainting a frame, expanding by directions and inpainting a mask differ only in their
+target; everything after that runs through one path (`canvas.jobs.runner`).
+
+    spec = JobSpec(Expand(down=1024), request=PaintRequest(seed=7))
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any, Union
+
+import numpy as np
+
+from canvas.painters.base import PaintRequest
+from tiler.prefill import PREFILL_MODES
+from tiler.rect import Rect
+
+# Stated limits, so that a typo (an extra zero) is an error instead of an hour of work.
+MAX_GROW = 8192  # px added on one side by one expand job
+MAX_TARGET_PX = 64 * 1024 * 1024  # px in the bounding box of one job's target
+MAX_LEVEL = 16
+
+
+class JobError(ValueError):
+    """A job that cannot run as asked; the message is meant for the user."""
+
+
+@dataclass(frozen=True)
+class Expand:
+    """Grow the known content's bounding box by these many pixels on each side."""
+
+    left: int = 0
+    right: int = 0
+    up: int = 0
+    down: int = 0
+
+    def __post_init__(self) -> None:
+        for side in ("left", "right", "up", "down"):
+            amount = getattr(self, side)
+            if not isinstance(amount, int) or isinstance(amount, bool):
+                raise JobError(f"{side} must be a whole number of pixels, got {amount!r}")
+            if not 0 <= amount <= MAX_GROW:
+                raise JobError(f"{side} must be between 0 and {MAX_GROW} px, got {amount}")
+        if self.left == self.right == self.up == self.down == 0:
+            raise JobError("nothing to expand: give at least one side a positive amount")
+
+
+@dataclass(frozen=True)
+class Frame:
+    """Paint the unknown pixels inside this rectangle (the client's generation frame)."""
+
+    rect: Rect
+
+
+@dataclass(frozen=True, eq=False)
+class Inpaint:
+    """Repaint the pixels set in `mask` (bool, h x w), whose corner sits at (x, y)."""
+
+    mask: np.ndarray
+    x: int = 0
+    y: int = 0
+
+    def __post_init__(self) -> None:
+        if self.mask.ndim != 2 or self.mask.dtype != bool:
+            raise JobError("an inpaint mask must be a 2-D boolean array")
+        if not self.mask.any():
+            raise JobError("the inpaint mask is empty: paint the pixels to repaint")
+
+    @property
+    def rect(self) -> Rect:
+        return Rect(self.x, self.y, self.mask.shape[1], self.mask.shape[0])
+
+
+Target = Union[Expand, Frame, Inpaint]
+
+
+@dataclass(frozen=True)
+class TilerSettings:
+    """How windows are planned, masked and blended (DESIGN.md, Seams)."""
+
+    window: int = 512  # largest window side; windows are 512..window, multiples of 64
+    context: float = 0.25  # share of each window that must be known before it is painted
+    pad: int = 64  # px of known content the painter repaints along the seam
+    feather: int = 48  # px over which that band blends from the original to new content
+    prefill: str = "edge"  # start image of the unknown part
+    colour_match: bool = True
+
+    def __post_init__(self) -> None:
+        if self.window % 64 or not 512 <= self.window <= 1024:
+            raise JobError(f"window must be 512 to 1024 px in steps of 64, got {self.window}")
+        if not 0.0 <= self.context <= 0.75:
+            raise JobError(f"context must be between 0 and 0.75, got {self.context}")
+        if not 0 <= self.pad <= 128:
+            raise JobError(f"pad must be between 0 and 128 px, got {self.pad}")
+        if not 0 <= self.feather <= self.pad:
+            raise JobError(f"feather must be between 0 and pad ({self.pad}) px, got {self.feather}")
+        if self.prefill not in PREFILL_MODES:
+            raise JobError(f"prefill must be one of {', '.join(PREFILL_MODES)}, got {self.prefill!r}")
+
+
+@dataclass(frozen=True)
+class JobSpec:
+    target: Target
+    request: PaintRequest = field(default_factory=PaintRequest)
+    tiler: TilerSettings = field(default_factory=TilerSettings)
+    level: int = 0
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.level <= MAX_LEVEL:
+            raise JobError(f"level must be between 0 and {MAX_LEVEL}, got {self.level}")
+
+    def describe(self) -> dict[str, Any]:
+        """The parameters recorded with the job's revision (and in exported PNGs)."""
+        target: dict[str, Any] = {"kind": type(self.target).__name__.lower()}
+        if isinstance(self.target, Expand):
+            target.update(asdict(self.target))
+        else:
+            target["rect"] = list(self.target.rect.as_tuple())
+        request = asdict(self.request)
+        return {"target": target, "level": self.level, **request, **asdict(self.tiler)}

@@ -1,0 +1,68 @@
+"""Paint one planned window: the middle of the job path in DESIGN.md.
+
+    read -> masks -> prefill -> painter -> colour match -> composite  (-> runner commits)
+
+Known pixels outside the seam band come out bit for bit as they went in; the band blends
+from the original to the new content over `feather` pixels.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from canvas.jobs.spec import TilerSettings
+from canvas.painters.base import CancelToken, PaintRequest, Painter, ProgressCallback
+from tiler.colour import match_colour
+from tiler.composite import composite
+from tiler.masks import window_masks
+from tiler.prefill import prefill
+
+
+@dataclass
+class WindowPixels:
+    """Everything known about one window before it is painted (window coordinates)."""
+
+    rgba: np.ndarray  # uint8 h x w x 4, the canvas as it is now
+    known: np.ndarray  # bool: context pixels
+    fill: np.ndarray  # bool: pixels this window paints and commits
+    outside_known: np.ndarray  # bool (h+2) x (w+2): which pixels around the window are known
+
+
+@dataclass
+class PaintedWindow:
+    candidates: list[np.ndarray]  # uint8 h x w x 4 each, ready to commit
+    changed: np.ndarray  # bool: pixels a commit writes (fill and band)
+
+
+def paint_window(
+    pixels: WindowPixels,
+    painter: Painter,
+    request: PaintRequest,
+    settings: TilerSettings,
+    progress: ProgressCallback,
+    cancel: CancelToken,
+) -> PaintedWindow:
+    rgb = np.ascontiguousarray(pixels.rgba[..., :3])
+    masks = window_masks(
+        pixels.known,
+        pixels.fill,
+        pad=settings.pad,
+        feather=settings.feather,
+        outside_known=pixels.outside_known,
+    )
+    start = prefill(rgb, ~pixels.known, settings.prefill, seed=request.seed)
+    changed = masks.alpha > 0
+    painted = painter.paint(start, masks.generate, request, progress, cancel)
+    cancel.raise_if_cancelled()
+    candidates = []
+    for candidate in painted:
+        if candidate.shape != rgb.shape or candidate.dtype != np.uint8:
+            raise RuntimeError(
+                f"painter {painter.name!r} returned {candidate.dtype} {candidate.shape}, expected uint8 {rgb.shape}"
+            )
+        if settings.colour_match:
+            candidate = match_colour(candidate, rgb, masks.band, changed)
+        candidates.append(composite(pixels.rgba, candidate, masks.alpha))
+    return PaintedWindow(candidates=candidates, changed=changed)

@@ -1,0 +1,89 @@
+"""The painter protocol: what every painter (PatchMatch, Stable Diffusion, ...) provides.
+
+A painter turns one window into candidates. It sees pixels and a mask, never the store,
+the server or the canvas coordinates, so a painter can run anywhere (a thread now,
+another process or machine later).
+
+    painter = create_painter("patchmatch")
+    [rgb] = painter.paint(image, mask, PaintRequest(seed=7), progress=print, cancel=CancelToken())
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from typing import Any, Callable, Protocol
+
+import numpy as np
+
+
+class Cancelled(Exception):
+    """Raised inside a painter (or the job runner) when its cancel token is set."""
+
+
+class CancelToken:
+    """A flag shared between whoever may cancel (a user, a shutdown) and the painter."""
+
+    def __init__(self) -> None:
+        self._event = threading.Event()
+
+    def cancel(self) -> None:
+        self._event.set()
+
+    @property
+    def cancelled(self) -> bool:
+        return self._event.is_set()
+
+    def raise_if_cancelled(self) -> None:
+        if self._event.is_set():
+            raise Cancelled()
+
+
+@dataclass(frozen=True)
+class PaintRequest:
+    """What the user asked for; painters ignore what they do not understand."""
+
+    prompt: str = ""
+    negative_prompt: str = ""
+    seed: int = 0
+    steps: int = 25
+    guidance: float = 7.0
+    strength: float = 1.0
+    candidates: int = 1
+    options: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class PaintProgress:
+    """One progress report from inside a painter: step `step` of `steps` of this window."""
+
+    step: int
+    steps: int
+    preview: np.ndarray | None = None  # a small RGB approximation of the window, if cheap
+
+
+ProgressCallback = Callable[[PaintProgress], None]
+
+
+class Painter(Protocol):
+    name: str
+
+    def paint(
+        self,
+        image: np.ndarray,
+        mask: np.ndarray,
+        request: PaintRequest,
+        progress: ProgressCallback,
+        cancel: CancelToken,
+    ) -> list[np.ndarray]:
+        """Repaint the pixels where `mask` (bool, H x W) is set in `image` (uint8 H x W x 3).
+
+        Returns `request.candidates` uint8 RGB arrays of the same shape. Pixels outside the
+        mask may come back changed; the caller composites, so only masked ones are used.
+        Raises `Cancelled` when `cancel` is set mid-way, committing to nothing.
+        """
+        ...
+
+    def describe(self) -> dict[str, Any]:
+        """Settings worth recording with a revision (name, patch size, model, ...)."""
+        ...

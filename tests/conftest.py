@@ -1,0 +1,81 @@
+"""Shared fixtures: real photos (scikit-image ships them), real canvas files, painters."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from canvas.store import Store
+
+
+def photo(name: str = "astronaut", size: int | None = 512) -> np.ndarray:
+    """A real photograph as RGB uint8, cropped to size x size from its top-left corner."""
+    from skimage import data
+
+    image = getattr(data, name)()
+    if image.ndim == 2:
+        image = np.dstack([image] * 3)
+    image = image[..., :3]
+    return np.ascontiguousarray(image if size is None else image[:size, :size])
+
+
+def rgba(rgb: np.ndarray) -> np.ndarray:
+    return np.dstack([rgb, np.full(rgb.shape[:2], 255, np.uint8)])
+
+
+@pytest.fixture
+def astronaut() -> np.ndarray:
+    return photo("astronaut")
+
+
+@pytest.fixture
+def canvas_path(tmp_path: Path) -> Path:
+    return tmp_path / "work.canvas"
+
+
+@pytest.fixture
+def store(canvas_path: Path):
+    with Store.open(canvas_path) as opened:
+        yield opened
+
+
+@pytest.fixture
+def photo_file(tmp_path: Path, astronaut: np.ndarray) -> Path:
+    path = tmp_path / "photo.png"
+    Image.fromarray(astronaut).save(path)
+    return path
+
+
+class EchoPainter:
+    """Returns its input unchanged: the job path without a painter's own work."""
+
+    name = "echo"
+
+    def describe(self) -> dict:
+        return {"painter": self.name}
+
+    def paint(self, image, mask, request, progress, cancel):
+        return [image.copy() for _ in range(max(1, request.candidates))]
+
+
+class CastPainter:
+    """Fills like the plain edge fill but with a colour cast, as diffusion models drift."""
+
+    name = "cast"
+
+    def __init__(self, shift=(0, -10, 25), gain: float = 0.85) -> None:
+        self.shift = np.array(shift, np.float32)
+        self.gain = gain
+
+    def describe(self) -> dict:
+        return {"painter": self.name}
+
+    def paint(self, image, mask, request, progress, cancel):
+        from tiler.prefill import prefill
+
+        base = prefill(image, mask, "edge", seed=request.seed).astype(np.float32)
+        out = np.clip(base * self.gain + self.shift, 0, 255).astype(np.uint8)
+        return [out]

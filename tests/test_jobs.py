@@ -1,0 +1,187 @@
+"""The job path end to end on a real canvas file: every request, cancel, failure, drift."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from conftest import CastPainter, EchoPainter, photo
+
+from canvas.jobs import (
+    Expand,
+    Frame,
+    Inpaint,
+    JobError,
+    JobSpec,
+    TilerSettings,
+    WindowCommitted,
+    run_job,
+)
+from canvas.painters import CancelToken, PaintRequest, create_painter
+from tiler.rect import Rect
+
+
+def test_expand_down_fills_everything_and_keeps_the_original_outside_the_band(store, astronaut):
+    store.import_image(astronaut, 0, 0)
+    spec = JobSpec(Expand(down=1024), tiler=TilerSettings(pad=64))
+    result = run_job(store, create_painter("patchmatch"), spec)
+
+    assert result.status == "done"
+    assert store.bounds(0) == Rect(0, 0, 512, 1536)
+    out = store.read(0, Rect(0, 0, 512, 1536))
+    assert (out[..., 3] == 255).all()
+    # The band is at most `pad` px deep: everything above it is the original, bit for bit.
+    assert np.array_equal(out[: 512 - 64, :, :3], astronaut[: 512 - 64])
+    assert not np.array_equal(out[512 - 64 : 512, :, :3], astronaut[512 - 64 :])  # the seam was blended
+    assert len(result.windows) >= 3
+
+
+def test_expand_on_all_sides_is_four_windows(store, astronaut):
+    store.import_image(astronaut, 100, -50)
+    result = run_job(store, EchoPainter(), JobSpec(Expand(left=256, right=256, up=256, down=256)))
+    assert len(result.windows) == 4
+    assert store.bounds(0) == Rect(100 - 256, -50 - 256, 1024, 1024)
+    assert (store.read(0, store.bounds(0))[..., 3] == 255).all()
+
+
+def test_outpaint_frame_paints_only_the_unknown_part_of_the_frame(store, astronaut):
+    store.import_image(astronaut, 0, 0)
+    frame = Rect(256, 128, 512, 512)
+    run_job(store, EchoPainter(), JobSpec(Frame(frame), tiler=TilerSettings(pad=16, feather=8)))
+    alpha = store.read(0, Rect(0, 0, 1024, 1024))[..., 3]
+    assert (alpha[frame.slices] == 255).all()
+    assert alpha[:, 768:].sum() == 0 and alpha[640:].sum() == 0
+    assert store.bounds(0) == Rect(0, 0, 768, 640)
+
+
+def test_inpaint_repaints_the_mask_and_nothing_beyond_the_band(store, astronaut):
+    store.import_image(astronaut, 0, 0)
+    mask = np.zeros((512, 512), bool)
+    mask[200:260, 300:380] = True
+    pad = 16
+    run_job(store, create_painter("patchmatch"), JobSpec(Inpaint(mask), tiler=TilerSettings(pad=pad, feather=12)))
+    out = store.read(0, Rect(0, 0, 512, 512))[..., :3]
+    near = np.zeros_like(mask)
+    near[200 - pad : 260 + pad, 300 - pad : 380 + pad] = True
+    assert np.array_equal(out[~near], astronaut[~near])
+    assert not np.array_equal(out[mask], astronaut[mask])
+
+
+def test_same_seed_same_pixels_other_seed_other_pixels(tmp_path, astronaut):
+    from canvas.store import Store
+
+    def paint(seed: int) -> np.ndarray:
+        with Store.open(tmp_path / f"s{seed}-{np.random.rand()}.canvas") as store:
+            store.import_image(astronaut, 0, 0)
+            spec = JobSpec(Expand(right=200), request=PaintRequest(seed=seed))
+            run_job(store, create_painter("patchmatch"), spec)
+            return store.read(0, store.bounds(0))
+
+    first, again, other = paint(1), paint(1), paint(2)
+    assert np.array_equal(first, again)
+    assert not np.array_equal(first, other)
+
+
+def test_cancel_keeps_whole_committed_windows_and_undo_removes_them(store, astronaut):
+    store.import_image(astronaut, 0, 0)
+    before = store.read(0, Rect(0, 0, 512, 2048))
+    cancel = CancelToken()
+
+    def on_event(event):
+        if isinstance(event, WindowCommitted):
+            cancel.cancel()
+
+    result = run_job(store, EchoPainter(), JobSpec(Expand(down=1536)), on_event=on_event, cancel=cancel)
+    assert result.status == "cancelled" and result.windows_done == 1
+    first = result.windows[0].rect
+    alpha = store.read(0, Rect(0, 0, 512, 2048))[..., 3]
+    assert (alpha[first.slices] == 255).all()
+    assert alpha.sum() == 255 * (first.union(Rect(0, 0, 512, 512))).area
+    assert store.history()[-1].status == "cancelled"
+    store.undo()
+    assert np.array_equal(store.read(0, Rect(0, 0, 512, 2048)), before)
+
+
+class FailingPainter(EchoPainter):
+    name = "failing"
+
+    def paint(self, image, mask, request, progress, cancel):
+        raise MemoryError("out of memory while painting")
+
+
+def test_a_failing_painter_fails_the_job_and_leaves_the_canvas_as_it_was(store, astronaut):
+    store.import_image(astronaut, 0, 0)
+    before = store.read(0, Rect(-600, -600, 1800, 1800))
+    with pytest.raises(MemoryError):
+        run_job(store, FailingPainter(), JobSpec(Expand(right=300)))
+    assert np.array_equal(store.read(0, Rect(-600, -600, 1800, 1800)), before)
+    last = store.history()[-1]
+    assert last.status == "failed" and "out of memory" in last.info["error"]
+    run_job(store, EchoPainter(), JobSpec(Expand(right=300)))  # the next job runs
+    assert store.bounds(0).w == 812
+
+
+def test_select_commits_the_chosen_candidate(store, astronaut):
+    store.import_image(astronaut, 0, 0)
+    chosen = []
+
+    def select(index, window, painted):
+        assert len(painted.candidates) == 2
+        assert not np.array_equal(painted.candidates[0], painted.candidates[1])
+        chosen.append(painted.candidates[1])
+        return 1
+
+    spec = JobSpec(Expand(right=128), request=PaintRequest(candidates=2, seed=3))
+    result = run_job(store, create_painter("patchmatch"), spec, select=select)
+    [window] = result.windows
+    assert np.array_equal(store.read(0, window.rect), chosen[0])
+
+
+def test_select_returning_none_discards_the_window_and_ends_the_job(store, astronaut):
+    store.import_image(astronaut, 0, 0)
+    before = store.read(0, Rect(0, 0, 1024, 512))
+    result = run_job(store, EchoPainter(), JobSpec(Expand(right=128)), select=lambda *_: None)
+    assert result.status == "cancelled" and result.windows_done == 0
+    assert np.array_equal(store.read(0, Rect(0, 0, 1024, 512)), before)
+
+
+def test_colour_match_stops_drift_over_ten_expansions(store):
+    base = photo("coffee", None)[:256, :256]
+    store.import_image(base, 0, 0)
+    for _ in range(10):
+        run_job(store, CastPainter(), JobSpec(Expand(right=128), tiler=TilerSettings(pad=32, feather=24)))
+    out = store.read(0, store.bounds(0))[..., :3].astype(np.float32)
+    assert out.shape[1] == 256 + 10 * 128
+    first, last = out[:, :256].mean(axis=(0, 1)), out[:, -128:].mean(axis=(0, 1))
+    assert np.abs(first - last).max() < 12, (first, last)
+
+
+def test_without_colour_match_the_cast_accumulates(store):
+    base = photo("coffee", None)[:256, :256]
+    store.import_image(base, 0, 0)
+    for _ in range(4):
+        run_job(store, CastPainter(), JobSpec(Expand(right=128), tiler=TilerSettings(pad=32, feather=24, colour_match=False)))
+    out = store.read(0, store.bounds(0))[..., :3].astype(np.float32)
+    first, last = out[:, :256].mean(axis=(0, 1)), out[:, -128:].mean(axis=(0, 1))
+    assert np.abs(first - last).max() > 20  # the check above is not vacuous
+
+
+def test_bad_jobs_are_refused_before_anything_is_written(store, astronaut):
+    with pytest.raises(JobError, match="empty"):
+        run_job(store, EchoPainter(), JobSpec(Expand(down=10)))
+    store.import_image(astronaut, 0, 0)
+    revisions = len(store.history())
+    with pytest.raises(JobError, match="nothing to paint"):
+        run_job(store, EchoPainter(), JobSpec(Frame(Rect(0, 0, 512, 512))))
+    with pytest.raises(JobError):
+        Expand(down=-5)
+    with pytest.raises(JobError):
+        Expand(down=10**6)
+    with pytest.raises(JobError):
+        Expand()
+    with pytest.raises(JobError):
+        TilerSettings(window=500)
+    with pytest.raises(JobError):
+        TilerSettings(pad=16, feather=32)
+    with pytest.raises(JobError, match="megapixels"):
+        run_job(store, EchoPainter(), JobSpec(Expand(down=8192, right=8192)))
+    assert len(store.history()) == revisions
