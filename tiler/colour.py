@@ -23,35 +23,48 @@ MIN_BAND_PIXELS = 64  # fewer and the statistics are noise: leave the painter's 
 GAIN_RANGE = (0.5, 2.0)  # a larger correction means different content, not a cast
 
 
-def match_colour(painted: np.ndarray, original: np.ndarray, band: np.ndarray, apply_to: np.ndarray) -> np.ndarray:
+def match_colour(
+    painted: np.ndarray, original: np.ndarray, band: np.ndarray, apply_to: np.ndarray | None
+) -> np.ndarray:
     """A copy of ``painted`` with ``apply_to`` pixels mapped so the band matches ``original``.
 
     Per channel c: x -> (x - mean_painted_c) * gain_c + mean_original_c, over the band, with
     gain_c = std_original_c / std_painted_c clamped to ``GAIN_RANGE`` (1 for a flat band).
     The map is a 256-entry table per channel, so applying it is a lookup, not float maths.
+    ``apply_to=None`` maps every pixel: the same committed result when the output goes
+    straight through ``composite`` (alpha is 0 outside fill and band), and cheaper.
     """
     h, w = band.shape
-    if painted.shape != (h, w, 3) or original.shape != (h, w, 3) or apply_to.shape != (h, w):
-        raise ValueError(
-            f"shapes differ: painted {painted.shape}, original {original.shape}, "
-            f"band {band.shape}, apply_to {apply_to.shape}"
-        )
-    out = painted.copy()
-    if int(np.count_nonzero(band)) < MIN_BAND_PIXELS:
+    if painted.shape != (h, w, 3) or original.shape != (h, w, 3):
+        raise ValueError(f"shapes differ: painted {painted.shape}, original {original.shape}, band {band.shape}")
+    if apply_to is not None and apply_to.shape != (h, w):
+        raise ValueError(f"apply_to {apply_to.shape} differs from band {band.shape}")
+    out = np.array(painted, dtype=np.uint8, order="C")
+    index = np.flatnonzero(band)
+    if index.size < MIN_BAND_PIXELS:
         return out
-    lut = colour_lut(painted[band], original[band])
+    lut = colour_lut(np.take(out.reshape(-1, 3), index, axis=0), np.take(original.reshape(-1, 3), index, axis=0))
     for c in range(3):
         channel = out[..., c]
-        np.copyto(channel, np.take(lut[c], channel), where=apply_to)
+        mapped = np.take(lut[c], channel)
+        if apply_to is None:
+            channel[...] = mapped
+        else:
+            # channel + (mapped - channel) * apply_to wraps exactly to one or the other:
+            # a masked copy numpy runs as plain array arithmetic.
+            mapped -= channel
+            mapped *= apply_to
+            channel += mapped
     return out
 
 
 def colour_lut(painted_pixels: np.ndarray, original_pixels: np.ndarray) -> np.ndarray:
     """The (3, 256) uint8 table mapping painted levels to matched ones, from Nx3 samples."""
-    p = painted_pixels.astype(np.float64)
-    o = original_pixels.astype(np.float64)
-    mean_p, mean_o = p.mean(axis=0), o.mean(axis=0)
-    std_p, std_o = p.std(axis=0), o.std(axis=0)
+    # Channel-major and contiguous: reductions then run over long rows, not 3-wide ones.
+    p = np.ascontiguousarray(painted_pixels.T, dtype=np.float64)
+    o = np.ascontiguousarray(original_pixels.T, dtype=np.float64)
+    mean_p, mean_o = p.mean(axis=1), o.mean(axis=1)
+    std_p, std_o = p.std(axis=1), o.std(axis=1)
     flat = std_p < 0.5  # no texture to compare: correct the offset only
     gain = np.where(flat, 1.0, std_o / np.where(flat, 1.0, std_p))
     gain = np.clip(gain, *GAIN_RANGE)

@@ -1,37 +1,49 @@
 """Plan generation windows over one canvas level: where to paint, and in which order.
 
 Given a ``known`` map and a ``target`` map over ``area`` (boolean arrays of shape
-``(area.h, area.w)``, array index ``[0, 0]`` is the canvas pixel ``(area.x, area.y)``),
+``(area.h, area.w)``; array index ``[0, 0]`` is the canvas pixel ``(area.x, area.y)``),
 ``plan_windows`` returns windows, in paint order, that together cover every target pixel.
 
     >>> import numpy as np
     >>> area = Rect(-512, -512, 1536, 1536)             # the image at (0, 0), grown by 512
     >>> known = np.zeros((area.h, area.w), bool); known[512:1024, 512:1024] = True
     >>> target = np.zeros_like(known); target[512:1024, 1024:1280] = True   # +256 right
-    >>> [w.rect for w in plan_windows(known, target, area)]
-    [Rect(x=256, y=0, w=512, h=512)]
+    >>> [(w.rect, w.new_px, w.context) for w in plan_windows(known, target, area)]
+    [(Rect(x=256, y=0, w=512, h=512), 131072, 0.5)]
 
 The rules a plan follows:
 
-- Window sides are multiples of 64 between ``min_side`` and ``window``; windows lie inside
-  ``area`` on the absolute 8 px grid (canvas coordinates that are multiples of 8).
+- Window sides are multiples of 64 from ``min_side`` to ``window``. Windows lie inside
+  ``area``, at canvas coordinates that are multiples of 8 (the absolute 8 px grid).
 - A window paints the target pixels inside it that no earlier window painted. When it is
-  painted, at least ``context`` of its area must already be known (known and not target:
-  known & target counts as to-be-painted) or painted by earlier windows.
-- Windows are picked greedily: among the windows that satisfy the context rule prefer the
-  most new target pixels, then the smallest area, then the least waste (unknown pixels
-  that are not target), then the new pixels best centred in the window (so context lies
-  all around them), then the top-most, left-most, flattest, narrowest. Equal input gives
-  equal output.
-- Best effort: when no window satisfies the context rule (a tiny image to grow a lot, or
-  nothing known at all), the window with the highest context fraction among those that
+  painted, at least ``context`` of its area must be known (known and not target: a pixel
+  both known and target counts as to be painted) or painted by earlier windows.
+- Windows are chosen greedily, one at a time. Among the windows that keep the context rule
+  prefer the most new target pixels, then the smallest area, then the least waste
+  (unknown pixels that are not target), then the new pixels best centred in the window (so
+  context lies all around them), then the top-most, left-most. So three small holes
+  farther apart than a window get three small windows, not one big one.
+- Best effort: when no window keeps the context rule (a tiny image to grow a lot, or
+  nothing known at all) the window with the highest context fraction among those that
   paint something is taken, ties broken as above, and flagged ``context_ok=False``. With
-  nothing known at all this is the top-left-most window that paints the most target.
-  Planning never fails for lack of context; it only raises ``ValueError`` on bad input.
+  nothing known at all, that is the top-left window that paints the most. Planning never
+  fails for lack of context; it raises ``ValueError`` only on bad arguments.
+- ``after`` lists the earlier windows whose rects intersect the window's: windows with
+  disjoint rects do not depend on each other and may be painted in parallel.
 
-Speed: the maps are reduced once to per-cell counts on an 8 x 8 px grid. Windows are whole
-cells, so cell counts give exact pixel counts, and summed-area tables score every position
-of one window size in a few vectorised numpy operations.
+Greedy choice is short-sighted: growing a small image a lot, it leaves slivers that cost
+extra windows. So a few variants of the greedy plan are built, and the plan with the
+fewest flagged windows, then the fewest processed pixels (the sum of window areas), then
+the fewest windows, then the shortest critical path wins; on a tie, the first variant.
+Besides the rules as stated, the variants are: most new pixels *per window pixel* first
+(differs only when window sizes vary: small holes a bit closer than a window stay in
+small windows), and two strip-wise plans, which first grow only within the rows the known
+image spans (or its columns), then across in layers, with two more tie-breaks after the
+waste: keep the front still to paint short and straight, then grow across the strip.
+Growing 512 px to a 2048 px square that way takes the ideal 20 windows of 512.
+
+Speed: the maps are reduced once to counts on 8 x 8 px cells; summed-area tables score
+every position of a window size at once (see ``tiler._plan_cells``).
 """
 
 from __future__ import annotations
@@ -41,15 +53,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from tiler._plan_cells import CELL, Cells, Paint, box, box_at
 from tiler.rect import Rect
 
-STRAT = None
-BAND = None
-ORDER = ['waste', 'ragged', 'off']
-CELL = 8  # px; window sides are multiples of 64, hence whole cells
 SIDE_STEP = 64
-MAX_WINDOW = 1024
-MIN_WINDOW = 512
+MIN_WINDOW, MAX_WINDOW = 512, 1024
+MAX_CONTEXT = 0.9
 
 
 @dataclass(frozen=True)
@@ -61,6 +70,20 @@ class Window:
     new_px: int  # target pixels this window paints
     context: float  # fraction of its area known or painted when it is painted
     context_ok: bool = True  # False: best effort, ``context`` is below the plan's minimum
+
+
+@dataclass(frozen=True)
+class _Strategy:
+    band: int | None  # grow first within the known rows (0) or columns (1), or no band
+    order: tuple[str, ...]  # what to prefer, in turn; "new" means: then the smaller window
+
+
+_STRATEGIES = (
+    _Strategy(None, ("new", "waste", "centred")),  # the rules as stated
+    _Strategy(None, ("yield", "new", "waste", "centred")),  # new px per window px first
+    _Strategy(0, ("new", "waste", "ragged", "dx", "centred")),  # rows, then up and down
+    _Strategy(1, ("new", "waste", "ragged", "dy", "centred")),  # columns, then sideways
+)
 
 
 def plan_windows(
@@ -76,37 +99,17 @@ def plan_windows(
     known, target = _validate(known, target, area, window, min_side, context)
     if not target.any():
         return []
-    grid = _Cells(known, target, area)
-    if grid.target_outside:
-        raise ValueError(
-            f"target pixels lie outside the 8 px aligned interior {grid.rect} of area {area}"
-        )
-    if grid.rect.w < min_side or grid.rect.h < min_side:
-        raise ValueError(f"area {area} cannot hold a {min_side} px window around the target")
-
+    cells = Cells(known, target, area)
+    if cells.target_outside:
+        raise ValueError(f"target lies outside {cells.rect}, the 8 px aligned part of area {area}")
+    if cells.rect.w < min_side or cells.rect.h < min_side:
+        raise ValueError(f"area {area} cannot hold a {min_side} px window on the 8 px grid")
     sides = range(min_side // CELL, window // CELL + 1, SIDE_STEP // CELL)
     sizes = [(h, w) for h in sides for w in sides]  # in cells
-    plan: list[Window] = []
-    global BAND
-    band = None
-    if STRAT:
-        ys, xs = np.nonzero(grid.ctx0)
-        if STRAT == 'rows': band = (0, ys.min(), ys.max() + 1)
-        else: band = (1, xs.min(), xs.max() + 1)
-    BAND = band
-    while grid.remaining > 0:
-        pick = _pick(grid, sizes, context)
-        if pick is None:
-            BAND = None
-            continue
-        i, j, h, w, new, ctx_px = pick
-        rect = Rect(grid.rect.x + j * CELL, grid.rect.y + i * CELL, w * CELL, h * CELL)
-        after = tuple(k for k, prev in enumerate(plan) if prev.rect.intersects(rect))
-        plan.append(
-            Window(rect, after, new, ctx_px / rect.area, ctx_px >= _need(context, rect.area))
-        )
-        grid.paint(i, j, h, w)
-    return plan
+    # With one window size, most new px per window px is just most new px: skip the copy.
+    strategies = [s for s in _STRATEGIES if len(sizes) > 1 or "yield" not in s.order]
+    plans = [_plan(cells, sizes, context, s) for s in strategies]
+    return min(plans, key=_cost)  # min keeps the first of equals: deterministic
 
 
 def critical_path(windows: list[Window]) -> int:
@@ -123,187 +126,166 @@ def _validate(
     known, target = np.asarray(known), np.asarray(target)
     if known.shape != (area.h, area.w) or target.shape != (area.h, area.w):
         raise ValueError(
-            f"known {known.shape} and target {target.shape} must both be (area.h, area.w) "
-            f"= {(area.h, area.w)}"
+            f"known {known.shape} and target {target.shape} must both have the shape "
+            f"(area.h, area.w) = {(area.h, area.w)}"
         )
     if window % SIDE_STEP or not MIN_WINDOW <= window <= MAX_WINDOW:
         raise ValueError(f"window {window} must be a multiple of 64 in {MIN_WINDOW}..{MAX_WINDOW}")
     if min_side % SIDE_STEP or not MIN_WINDOW <= min_side <= window:
         raise ValueError(f"min_side {min_side} must be a multiple of 64 in {MIN_WINDOW}..window")
-    if not 0.0 <= context <= 0.9:
-        raise ValueError(f"context {context} must be in [0, 0.9]")
+    if not 0.0 <= context <= MAX_CONTEXT:
+        raise ValueError(f"context {context} must be in [0, {MAX_CONTEXT}]")
     return known.astype(bool, copy=False), target.astype(bool, copy=False)
 
 
-def _need(context: float, area: int) -> int:
-    """Context pixels a window of ``area`` px needs; the epsilon absorbs float noise."""
-    return max(0, math.ceil(context * area - 1e-9))
+def _need(context: float, px: int) -> int:
+    """Context pixels a window of ``px`` pixels needs; the epsilon absorbs float noise."""
+    return max(0, math.ceil(context * px - 1e-9))
 
 
-class _Cells:
-    """Per-cell pixel counts over the 8 px aligned interior of the area, and paint state."""
-
-    def __init__(self, known: np.ndarray, target: np.ndarray, area: Rect) -> None:
-        x0, y0 = -(-area.x // CELL) * CELL, -(-area.y // CELL) * CELL
-        x1, y1 = area.x1 // CELL * CELL, area.y1 // CELL * CELL
-        self.rect = Rect.from_edges(x0, y0, max(x0, x1), max(y0, y1))
-        inner = self.rect.relative_to(area).slices
-        tgt = target[inner]
-        self.target_outside = int(np.count_nonzero(tgt)) != int(np.count_nonzero(target))
-        self.h, self.w = self.rect.h // CELL, self.rect.w // CELL
-        self.ctx0 = _count(known[inner] & ~tgt, self.h, self.w)  # known, not to be painted
-        self.tall = _count(tgt, self.h, self.w)
-        self.todo = self.tall.copy()  # target not yet painted
-        # waste does not change while painting: one table for the whole plan
-        self.waste_sat = _sat(CELL * CELL - self.ctx0 - self.tall)
-        self.remaining = int(self.todo.sum())
-
-    def paint(self, i: int, j: int, h: int, w: int) -> None:
-        self.remaining -= int(self.todo[i : i + h, j : j + w].sum())
-        self.todo[i : i + h, j : j + w] = 0
+def _cost(plan: list[Window]) -> tuple[int, int, int, int]:
+    """What a plan costs, to compare plans: fewer flagged windows first, then pixels."""
+    flagged = sum(not w.context_ok for w in plan)
+    return flagged, sum(w.rect.area for w in plan), len(plan), critical_path(plan)
 
 
-def _count(mask: np.ndarray, h: int, w: int) -> np.ndarray:
-    """Set pixels per 8 x 8 cell, as int64."""
-    cells = mask.reshape(h, CELL, w, CELL).astype(np.uint8)
-    return cells.sum(axis=(1, 3), dtype=np.int64)
+def _plan(
+    cells: Cells, sizes: list[tuple[int, int]], context: float, strategy: _Strategy
+) -> list[Window]:
+    paint = Paint(cells, edges="ragged" in strategy.order)
+    band = _band(cells, strategy.band, sizes[0][0])
+    plan: list[Window] = []
+    while paint.remaining > 0:
+        pick = _pick(cells, paint, sizes, context, strategy.order, band)
+        if pick is None:  # the band is done: grow anywhere
+            band = None
+            continue
+        i, j, h, w, ctx_px = pick
+        rect = cells.window_rect(i, j, h, w)
+        after = tuple(k for k, prev in enumerate(plan) if prev.rect.intersects(rect))
+        new = paint.paint(i, j, h, w)
+        assert new > 0, "the tables were out of step: the plan would never end"
+        ok = ctx_px >= _need(context, rect.area)
+        plan.append(Window(rect, after, new, ctx_px / rect.area, ok))
+    return plan
 
 
-def _sat(a: np.ndarray) -> np.ndarray:
-    """Summed-area table with a zero first row and column."""
-    s = np.zeros((a.shape[0] + 1, a.shape[1] + 1), np.int64)
-    np.cumsum(np.cumsum(a, axis=0), axis=1, out=s[1:, 1:])
-    return s
+def _band(cells: Cells, axis: int | None, min_cells: int) -> tuple[int, int, int] | None:
+    """(axis, lo, hi): the cell rows (axis 0) or columns (1) the known image spans, widened
+    to one window if it is narrower."""
+    if axis is None:
+        return None
+    spans = np.flatnonzero(cells.known.any(axis=1 - axis))
+    if spans.size == 0:
+        return None
+    lo, hi = int(spans[0]), int(spans[-1]) + 1
+    size = cells.known.shape[axis]
+    if hi - lo < min_cells:
+        lo = min(max(0, lo - (min_cells - (hi - lo)) // 2), size - min_cells)
+        hi = lo + min_cells
+    return axis, lo, hi
 
 
-def _box(s: np.ndarray, h: int, w: int) -> np.ndarray:
-    """Sums over every h x w box; entry [i, j] is the box whose corner is cell (i, j)."""
-    return s[h:, w:] - s[:-h, w:] - s[h:, :-w] + s[:-h, :-w]
+def _pick(
+    cells: Cells,
+    paint: Paint,
+    sizes: list[tuple[int, int]],
+    context: float,
+    order: tuple[str, ...],
+    band: tuple[int, int, int] | None,
+) -> tuple[int, int, int, int, int] | None:
+    """The next window as cells (i, j, h, w) and its context pixels; None when a band
+    is given and no window inside it keeps the context rule."""
+    fitting = [(h, w) for h, w in sizes if h <= cells.h and w <= cells.w]
 
-
-def _pick(grid: _Cells, sizes: list[tuple[int, int]], context: float) -> tuple[int, ...]:
-    """The next window as (i, j, h, w, new_px, context_px), cells for place and size."""
-    todo = grid.todo
-    rows = np.arange(grid.h, dtype=np.int64)[:, None] * 2 + 1  # cell centres, in half cells
-    cols = np.arange(grid.w, dtype=np.int64)[None, :] * 2 + 1
-    tables = _Tables(
-        new=_sat(todo),
-        ctx=_sat(grid.ctx0 + grid.tall - todo),  # known, plus target already painted
-        waste=grid.waste_sat,
-        my=_sat(todo * rows),
-        mx=_sat(todo * cols),
-        edges=_Edges(todo > 0),
-    )
-    fitting = [(h, w) for h, w in sizes if h <= grid.h and w <= grid.w]
-    # Try sizes by what they could paint at best, so most of them can be skipped.
-    def bound(hw: tuple[int, int]) -> int:
+    def bound(hw: tuple[int, int]) -> tuple:  # the best key start a size could reach
         px = hw[0] * hw[1] * CELL * CELL
-        return min(grid.remaining, px - _need(context, px))
+        return _lead(order, min(paint.remaining, px - _need(context, px)), px)
 
     best: tuple | None = None
-    for h, w in sorted(fitting, key=lambda hw: (-bound(hw), hw[0] * hw[1], hw)):
-        if best is not None and (bound((h, w)), -h * w * CELL * CELL) < (-best[0], -best[1]):
-            continue  # cannot beat the best: fewer new pixels, or as many with more area
-        cand = tables.best(h, w, context, best_effort=False)
-        if cand is not None and (best is None or cand < best):
-            best = cand
-    if best is None and BAND is not None:
+    # Sizes that could do best first, so that most of the others are skipped.
+    for hw in sorted(fitting, key=lambda hw: (bound(hw), hw)):
+        lead = bound(hw)
+        if best is not None and lead > best[: len(lead)]:
+            continue  # every window of this size ranks below the best one
+        need = _need(context, hw[0] * hw[1] * CELL * CELL)
+        best = _better(best, _rank(cells, paint, *hw, need, order, band, best))
+    if best is None and band is not None:
         return None
-    if best is None:  # nothing satisfies the context rule: best effort, flagged by the caller
-        for h, w in fitting:
-            cand = tables.best(h, w, context, best_effort=True)
-            if cand is not None and (best is None or cand < best):
-                best = cand
-    assert best is not None, "a window always paints something while target remains"
-    *_, i, j, h, w, new, ctx_px = best
-    return i, j, h, w, new, ctx_px
+    if best is None:  # nothing keeps the context rule: best effort, flagged by the caller
+        for hw in sorted(fitting, key=lambda hw: (-hw[0] * hw[1], hw)):
+            best = _better(best, _rank(cells, paint, *hw, None, order, None, best))
+    assert best is not None, "some window paints something while target remains"
+    return best[-5:]
 
 
-@dataclass
-class _Tables:
-    """Summed-area tables of one planning step; ``best`` ranks the positions of one size."""
-
-    new: np.ndarray
-    ctx: np.ndarray
-    waste: np.ndarray
-    my: np.ndarray
-    mx: np.ndarray
-    edges: _Edges
-
-    def best(self, h: int, w: int, context: float, best_effort: bool) -> tuple | None:
-        """Sort key (smaller is better) of the best h x w position, or None if none qualifies.
-
-        Key: ([-context fraction,] -new, area, waste, off-centre, i, j, h, w, new, context).
-        """
-        px = h * w * CELL * CELL
-        new = _box(self.new, h, w)
-        ctx = _box(self.ctx, h, w)
-        ok = new > 0
-        if BAND is not None:
-            ax, lo, hi = BAND
-            if ax == 0:
-                ok[:lo] = False; ok[max(lo, hi - h + 1):] = False
-            else:
-                ok[:, :lo] = False; ok[:, max(lo, hi - w + 1):] = False
-        if not best_effort:
-            ok &= ctx >= _need(context, px)
-        ii, jj = np.nonzero(ok)  # row-major: ties resolve to the top-most, left-most
-        if ii.size == 0:
-            return None
-        n, c = new[ii, jj], ctx[ii, jj]
-        keep = c == c.max() if best_effort else np.ones(ii.size, bool)
-        keep &= n == n[keep].max()
-        ii, jj, n, c = ii[keep], jj[keep], n[keep], c[keep]
-        vals = []
-        for name in ORDER:
-            if name == "waste":
-                m = _box(self.waste, h, w)[ii, jj]
-            elif name == "ragged":
-                m = self.edges.change(ii, jj, h, w)
-            elif name in ("off", "vert", "horiz"):
-                oy = (_box(self.my, h, w)[ii, jj] - n * (2 * ii + h)).astype(np.float64)
-                ox = (_box(self.mx, h, w)[ii, jj] - n * (2 * jj + w)).astype(np.float64)
-                m = {"off": oy**2 + ox**2, "vert": np.abs(oy), "horiz": np.abs(ox)}[name] / np.maximum(n, 1) ** 2
-            keep = m == m.min()
-            ii, jj, n, c, m = ii[keep], jj[keep], n[keep], c[keep], m[keep]
-            vals.append(float(m[0]))
-        i, j, nk, ck = int(ii[0]), int(jj[0]), int(n[0]), int(c[0])
-        key = (-nk, px, *vals, i, j, h, w, nk, ck)
-        return (-ck / px, *key) if best_effort else key
+def _better(best: tuple | None, key: tuple | None) -> tuple | None:
+    return key if best is None or (key is not None and key < best) else best
 
 
-class _Edges:
-    """How much the boundary of the unpainted target grows when a window paints it away.
+def _lead(order: tuple[str, ...], new: int, px: int, context_px: int | None = None) -> tuple:
+    """The start of the sort key of a window of ``px`` pixels that paints ``new`` (and,
+    ranked for best effort, has ``context_px``), up to its area."""
+    lead: list[float] = [] if context_px is None else [-context_px / px]
+    for name in order:
+        if name == "yield":
+            lead.append(-new / px)
+        elif name == "new":
+            return (*lead, -new, px)
+    raise ValueError(f"strategy order {order} lacks 'new'")
 
-    Counted in cell edges; a smaller change leaves fewer, straighter fronts to paint later,
-    which is what keeps a plan of many windows close to the ideal (see bench/planner.py).
+
+def _rank(
+    cells: Cells,
+    paint: Paint,
+    h: int,
+    w: int,
+    need: int | None,
+    order: tuple[str, ...],
+    band: tuple[int, int, int] | None,
+    beat: tuple | None,
+) -> tuple | None:
+    """Sort key (smaller is better) of the best h x w window, or None if no window
+    qualifies or none can rank above ``beat``.
+
+    ``need`` is the context the window must have; None ranks for best effort, by the
+    context fraction first. The key ends with (i, j, h, w, context px) of the window.
     """
-
-    def __init__(self, todo: np.ndarray) -> None:
-        u = np.pad(todo.astype(np.int64), 1)  # outside the grid counts as not to paint
-        core = u[1:-1, 1:-1]
-        # Edges inside the window stop being boundary: tables of boundary edges.
-        self.horizontal = _sat(core[:, :-1] != core[:, 1:])  # between (r, c) and (r, c+1)
-        self.vertical = _sat(core[:-1, :] != core[1:, :])  # between (r, c) and (r+1, c)
-        # An edge on the window's border, with its inner cell to paint, becomes boundary
-        # when the outer cell is to paint too (+1) and stops being one otherwise (-1).
-        self.left = _sat(core * (2 * u[1:-1, :-2] - 1))
-        self.right = _sat(core * (2 * u[1:-1, 2:] - 1))
-        self.top = _sat(core * (2 * u[:-2, 1:-1] - 1))
-        self.bottom = _sat(core * (2 * u[2:, 1:-1] - 1))
-
-    def change(self, i: np.ndarray, j: np.ndarray, h: int, w: int) -> np.ndarray:
-        """Boundary change for the h x w windows with corner cells (i, j)."""
-        return (
-            _area(self.left, i, j, h, 1)
-            + _area(self.right, i, j + w - 1, h, 1)
-            + _area(self.top, i, j, 1, w)
-            + _area(self.bottom, i + h - 1, j, 1, w)
-            - _area(self.horizontal, i, j, h, w - 1)
-            - _area(self.vertical, i, j, h - 1, w)
-        )
-
-
-def _area(s: np.ndarray, i: np.ndarray, j: np.ndarray, h: int, w: int) -> np.ndarray:
-    """Sums over the h x w boxes with corners (i, j), from summed-area table ``s``."""
-    return s[i + h, j + w] - s[i, j + w] - s[i + h, j] + s[i, j]
+    px = h * w * CELL * CELL
+    new = box(paint.todo.sat, h, w)
+    if beat is not None and need is not None and _lead(order, int(new.max()), px) > beat:
+        return None  # even the most this size paints anywhere ranks below the best
+    ctx = box(cells.full_context_sat, h, w) - new
+    ok = new > 0
+    if need is not None:
+        ok &= ctx >= need
+    if band is not None:  # keep the window's rows (or columns) inside the band
+        axis, lo, hi = band
+        corner = np.arange(ok.shape[axis])
+        inside = (corner >= lo) & (corner + (h, w)[axis] <= hi)
+        ok &= inside[:, None] if axis == 0 else inside[None, :]
+    # Keep the windows that paint the most (best effort: have the most context, then
+    # paint the most), on the whole arrays; the tie-breaks look at these only.
+    for m in ([ctx] if need is None else []) + [new]:
+        top = np.where(ok, m, -1).max()
+        if top < 0:
+            return None
+        ok &= m == top
+    i, j = np.nonzero(ok)  # row-major: the last ties resolve to the top-most, left-most
+    n, c = new[i, j], ctx[i, j]
+    lead = _lead(order, int(n[0]), px, None if need is not None else int(c[0]))
+    if beat is not None and lead > beat[: len(lead)]:
+        return None
+    key: list[float] = []
+    for name in order[order.index("new") + 1 :]:
+        if name == "waste":
+            m = box_at(cells.waste_sat, i, j, h, w)
+        elif name == "ragged":
+            m = paint.ragged(i, j, h, w)
+        else:
+            dy, dx = paint.offsets(i, j, h, w, n)
+            m = {"centred": dy**2 + dx**2, "dx": np.abs(dx), "dy": np.abs(dy)}[name]
+        keep = m == m.min()
+        i, j, n, c = i[keep], j[keep], n[keep], c[keep]
+        key.append(m[keep][0].item())
+    return (*lead, *key, int(i[0]), int(j[0]), h, w, int(c[0]))

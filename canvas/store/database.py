@@ -1,0 +1,122 @@
+"""The SQLite file: schema, connection settings, and the meta table.
+
+One file holds a canvas. ``tiles`` is the index of versioned tiles, keyed
+(layer, level, tx, ty, rev), small rows in a WITHOUT ROWID b-tree so lookups and scans
+never touch pixels; the pixels live in ``blobs``, one row per tile version (a tile of
+256 KB in the index b-tree would spill every scan into overflow pages). A tile row with
+a NULL blob is a tombstone: the tile became empty at that revision while an older
+version still holds pixels. ``revisions`` is the history; ``meta`` holds the format
+marker, the schema version and the head.
+
+WAL with synchronous=NORMAL: a commit is atomic and survives a killed process (the OS
+has the pages); only a power cut can lose the last few commits, never corrupt the file.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+
+from canvas.store.errors import StoreError
+
+FORMAT = "boundless-canvas"
+SCHEMA_VERSION = 1
+PAGE_SIZE = 16384  # fewer overflow pages per 256 KB tile; set once, when the file is made
+
+SCHEMA = """
+CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE revisions (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,  -- never reused: tile ETags stay unique
+    kind TEXT NOT NULL,
+    params TEXT NOT NULL,                  -- JSON object
+    status TEXT NOT NULL,                  -- running, done, cancelled, failed, interrupted
+    created REAL NOT NULL,                 -- unix time
+    info TEXT NOT NULL,                    -- JSON object
+    touched TEXT,                          -- JSON [x0, y0, x1, y1] at level 0, or NULL
+    top INTEGER NOT NULL,                  -- top pyramid level after this revision
+    extent TEXT                            -- JSON [x0, y0, x1, y1] at level 0 of all content
+);
+CREATE TABLE blobs (id INTEGER PRIMARY KEY, data BLOB NOT NULL);
+CREATE TABLE tiles (
+    layer INTEGER NOT NULL,                -- 0 own (authored at level), 1 fine (derived)
+    level INTEGER NOT NULL,
+    tx INTEGER NOT NULL,
+    ty INTEGER NOT NULL,
+    rev INTEGER NOT NULL,
+    codec INTEGER NOT NULL,
+    x0 INTEGER NOT NULL, y0 INTEGER NOT NULL,   -- bbox of alpha > 0 inside the tile
+    x1 INTEGER NOT NULL, y1 INTEGER NOT NULL,
+    blob INTEGER,                          -- blobs.id, or NULL for a tombstone
+    PRIMARY KEY (layer, level, tx, ty, rev)
+) WITHOUT ROWID;
+CREATE INDEX tiles_by_rev ON tiles (rev);
+"""
+
+
+def connect(path: str, *, create: bool) -> sqlite3.Connection:
+    """Open (or make) a canvas file and check it is one this code can read and write."""
+    try:
+        db = sqlite3.connect(path, check_same_thread=False, isolation_level=None, timeout=30)
+    except sqlite3.Error as exc:
+        raise StoreError(f"cannot open canvas {path}: {exc}") from exc
+    try:
+        _prepare(db, path, create)
+    except BaseException:
+        db.close()
+        raise
+    return db
+
+
+def _prepare(db: sqlite3.Connection, path: str, create: bool) -> None:
+    try:
+        tables = {row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    except sqlite3.DatabaseError as exc:
+        raise StoreError(f"{path} is not a Boundless canvas (not an SQLite database: {exc})") from exc
+    if not tables:
+        if not create:
+            raise StoreError(f"{path} is an empty database, not a Boundless canvas")
+        _create(db)
+    elif "meta" not in tables or "tiles" not in tables:
+        raise StoreError(f"{path} is an SQLite database but not a Boundless canvas")
+    meta = dict(db.execute("SELECT key, value FROM meta"))
+    if meta.get("format") != FORMAT:
+        raise StoreError(f"{path} is an SQLite database but not a Boundless canvas")
+    version = int(meta.get("schema_version", "0"))
+    if version > SCHEMA_VERSION:
+        raise StoreError(
+            f"{path} has canvas schema version {version}, newer than this Boundless "
+            f"understands ({SCHEMA_VERSION}); upgrade Boundless to open it"
+        )
+    if version < SCHEMA_VERSION:
+        raise StoreError(f"{path} has canvas schema version {version}, which has no migration")
+    db.execute("PRAGMA journal_mode = WAL")
+    db.execute("PRAGMA synchronous = NORMAL")
+    db.execute("PRAGMA mmap_size = 268435456")
+    db.execute("PRAGMA journal_size_limit = 67108864")
+    db.execute("PRAGMA cache_size = -16384")
+
+
+def _create(db: sqlite3.Connection) -> None:
+    db.execute(f"PRAGMA page_size = {PAGE_SIZE}")
+    db.execute("PRAGMA journal_mode = WAL")
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        for statement in SCHEMA.split(";"):  # executescript would COMMIT on its own
+            if statement.strip():
+                db.execute(statement)
+        db.executemany(
+            "INSERT INTO meta (key, value) VALUES (?, ?)",
+            [("format", FORMAT), ("schema_version", str(SCHEMA_VERSION)), ("head", "0")],
+        )
+        db.execute("COMMIT")
+    except BaseException:
+        db.execute("ROLLBACK")
+        raise
+
+
+def get_meta(db: sqlite3.Connection, key: str) -> str | None:
+    row = db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+    return None if row is None else row[0]
+
+
+def set_meta(db: sqlite3.Connection, key: str, value: str) -> None:
+    db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (key, value))

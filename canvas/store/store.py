@@ -1,0 +1,338 @@
+"""The Store: one canvas file, its pyramid and its history, behind one lock.
+
+    with Store.open("garden.canvas") as store:
+        rev = store.begin_revision("outpaint", {"painter": "patchmatch", "seed": 0})
+        store.commit(rev, 0, Rect(-256, 0, 512, 512), rgba)     # one atomic write
+        store.finish_revision(rev, "done", windows=1)
+        pixels = store.read(0, Rect(-300, -20, 1920, 1080))     # (1080, 1920, 4) uint8
+
+One SQLite connection guarded by an RLock: the server calls from a worker thread and
+from the event loop. A Store sees what it writes; open one writing Store per canvas.
+Commits go to the running head revision only: revisions are a single line, and tile
+versions of two interleaved jobs could not both be right.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import threading
+from contextlib import contextmanager
+from dataclasses import replace
+from pathlib import Path
+from typing import Any, BinaryIO, Iterator
+
+import numpy as np
+
+from canvas.store import view
+from canvas.store.cache import TileCache
+from canvas.store.database import connect
+from canvas.store.errors import StoreError
+from canvas.store.history import FINISHED, History, Revision
+from canvas.store.images import parameters_text, to_rgba, write_png
+from canvas.store.layers import OWN, Layers
+from canvas.store.lock import OwnerLock
+from canvas.store.pyramid import Dirty, seed_growth, top_level, update
+from canvas.store.tiles import TILE, empty_tile, tile_rect
+from tiler.rect import Rect
+
+MAX_LEVEL = 40
+MAX_READ_PIXELS = 1 << 28  # 1 GiB of RGBA; a larger read is a bug in the caller
+IMPORT_BLOCK = 2048  # imports commit in blocks, so a huge image never sits in one transaction
+
+
+class Store:
+    """A sparse, unbounded, multi-resolution RGBA canvas with undo/redo history."""
+
+    TILE = TILE
+
+    def __init__(
+        self, db: sqlite3.Connection, owner: OwnerLock | None, recover: bool, cache_mb: float
+    ) -> None:
+        """Use ``Store.open``; ``recover`` marks revisions left running as interrupted."""
+        self._db = db
+        self._owner = owner
+        self._lock = threading.RLock()
+        self._closed = False
+        self._history = History(db)
+        if recover:
+            self._history.interrupt_running()
+        self._head = self._history.head
+        self._top, self._extent = self._history.pyramid_state(self._head)
+        self.cache = TileCache(int(cache_mb * 2**20))
+        self._layers = Layers(db, self.cache, self._head)
+
+    @classmethod
+    def open(cls, path: str | os.PathLike, *, create: bool = True, cache_mb: int = 256) -> Store:
+        """Open a canvas file (made if missing and ``create``); ``":memory:"`` for a scratch one."""
+        name = os.fspath(path)
+        if name == ":memory:":
+            return cls(connect(name, create=True), None, True, cache_mb)
+        file = Path(name)
+        if file.is_dir():
+            raise StoreError(f"{file} is a directory, not a Boundless canvas")
+        if not file.exists() and not create:
+            raise StoreError(f"no canvas at {file}")
+        db = connect(name, create=create)
+        owner = OwnerLock(file)
+        try:
+            return cls(db, owner, owner.acquire(), cache_mb)
+        except BaseException:
+            owner.release()
+            db.close()
+            raise
+
+    def close(self) -> None:
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            self._db.close()
+            if self._owner is not None:
+                self._owner.release()
+            self.cache.clear()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @property
+    def head(self) -> int:
+        return self._head
+
+    @property
+    def top_level(self) -> int:
+        """The highest stored pyramid level; reads above it are computed from it."""
+        return self._top
+
+    # -- reading -------------------------------------------------------------------------
+
+    def read(self, level: int, rect: Rect) -> np.ndarray:
+        """view(level) over ``rect``: (h, w, 4) uint8, unknown pixels transparent (all 0)."""
+        level, rect = _check_level(level), _plain(rect)
+        if rect.area > MAX_READ_PIXELS:
+            raise ValueError(f"read of {rect.w}x{rect.h} pixels is too large")
+        with self._open():
+            return view.read_view(self._layers, level, rect, self._top, self._extent)
+
+    def bounds(self, level: int = 0) -> Rect:
+        """Bbox at ``level`` of the known content (alpha > 0) visible there; Rect(0, 0, 0, 0) if none."""
+        level = _check_level(level)
+        with self._open():
+            return view.bounds(self._layers, level)
+
+    def tile_revision(self, level: int, tx: int, ty: int) -> int:
+        """Newest revision among the stored tiles view(level) tile (tx, ty) shows; 0 if none."""
+        level, tx, ty = _check_level(level), int(tx), int(ty)
+        with self._open():
+            return view.view_revision(self._layers, level, tx, ty, self._top, self._extent)
+
+    # -- writing -------------------------------------------------------------------------
+
+    def begin_revision(self, kind: str, params: dict[str, Any]) -> int:
+        """Start a running revision at the head, dropping the redo branch; returns its id.
+
+        Refused while the head revision is still running: one job writes at a time.
+        """
+        with self._open():
+            self._check_not_running()
+            with self._transaction():
+                self._layers.drop_after(self._head)
+                self._history.drop_after(self._head)
+                rev = self._history.create(kind, dict(params or {}), self._top, self._extent)
+                self._history.set_head(rev)
+            self._layers.forget_after(self._head)
+            self._head = self._layers.head = rev
+            return rev
+
+    def commit(
+        self, rev: int, level: int, rect: Rect, rgba: np.ndarray, changed: np.ndarray | None = None
+    ) -> None:
+        """Write own(level) pixels of ``rect`` where ``changed``, and the pyramid above, atomically."""
+        level, rect = _check_level(level), _plain(rect)
+        rgba = np.asarray(rgba)
+        if rgba.dtype != np.uint8 or rgba.shape != (rect.h, rect.w, 4):
+            raise ValueError(f"rgba must be uint8 {(rect.h, rect.w, 4)}, got {rgba.dtype} {rgba.shape}")
+        box = rect
+        if changed is not None:
+            changed = np.asarray(changed, dtype=bool)
+            if changed.shape != (rect.h, rect.w):
+                raise ValueError(f"changed must have shape {(rect.h, rect.w)}, got {changed.shape}")
+            box = _mask_box(changed).translate(rect.x, rect.y)
+            changed = changed[box.relative_to(rect).slices]
+        if box.empty:
+            return
+        pixels = rgba[box.relative_to(rect).slices].copy()
+        pixels[pixels[..., 3] == 0] = 0  # empty pixels hold colour 0, so empty tiles are all zero
+        with self._open():
+            self._check_running_head(rev)
+            saved = self._top, self._extent
+            try:
+                with self._transaction():
+                    self._write(rev, level, box, pixels, changed)
+            except BaseException:
+                self._layers.discard()
+                self._top, self._extent = saved
+                raise
+            self._layers.apply()
+
+    def finish_revision(self, rev: int, status: str = "done", **info: Any) -> None:
+        """Set the final status; ``info`` is merged into the revision's stored info."""
+        if status not in FINISHED:
+            raise ValueError(f"status must be one of {', '.join(FINISHED)}, got {status!r}")
+        with self._open():
+            try:
+                self._history.finish(rev, status, info)
+            except KeyError:
+                raise StoreError(f"no revision {rev}") from None
+
+    # -- history -------------------------------------------------------------------------
+
+    def undo(self) -> Revision | None:
+        """Move the head to the previous revision; returns the one undone, None at the start."""
+        with self._open():
+            if self._head == 0:
+                return None
+            current = self._check_not_running()
+            self._move_head(self._history.previous(self._head))
+            return None if current is None else replace(current, active=False)
+
+    def redo(self) -> Revision | None:
+        """Move the head to the next revision; returns it, None when there is nothing to redo."""
+        with self._open():
+            following = self._history.following(self._head)
+            if following is None:
+                return None
+            self._move_head(following)
+            return self._history.get(following)
+
+    def history(self) -> list[Revision]:
+        with self._open():
+            return self._history.all()
+
+    # -- images --------------------------------------------------------------------------
+
+    def import_image(
+        self, image: np.ndarray, x: int, y: int, level: int = 0, params: dict[str, Any] | None = None
+    ) -> int:
+        """Paste an RGB(A) image at (x, y) as one revision of kind "import"; returns its id.
+
+        Alpha is binarised at 128, and transparent pixels leave the canvas as it was.
+        """
+        rgba = to_rgba(image)
+        h, w = rgba.shape[:2]
+        x, y = int(x), int(y)
+        rev = self.begin_revision("import", dict(params or {}))
+        try:
+            for block in _blocks(Rect(x, y, w, h), IMPORT_BLOCK):
+                local = block.relative_to(Rect(x, y, w, h)).slices
+                self.commit(rev, level, block, rgba[local], changed=rgba[local][..., 3] > 0)
+        except BaseException:
+            self.finish_revision(rev, "failed")
+            raise
+        self.finish_revision(rev, "done", x=x, y=y, width=w, height=h, level=level)
+        return rev
+
+    def export_png(self, level: int, rect: Rect, out: str | os.PathLike | BinaryIO) -> None:
+        """Write view(level) over ``rect`` as RGBA PNG with an A1111-style ``parameters`` chunk."""
+        with self._open():
+            rgba = self.read(level, rect)
+            source = self._history.latest_touching(rect.to_level(level, 0))
+        params, rev = (source.params, source.id) if source else ({}, 0)
+        write_png(rgba, parameters_text(params, rev, level), out)
+
+    # -- internals -----------------------------------------------------------------------
+
+    def _write(self, rev: int, level: int, box: Rect, pixels: np.ndarray, changed: np.ndarray | None) -> None:
+        """Own tiles first, then the fine pyramid up to the (maybe grown) top level."""
+        dirty: Dirty = {level: {}}
+        for tx, ty in box.tiles(TILE):
+            part = box.intersect(tile_rect(tx, ty))
+            source = part.relative_to(box).slices
+            mask = None if changed is None else changed[source]
+            if mask is not None and not mask.any():
+                continue
+            current = self._layers.get(OWN, level, tx, ty)
+            tile = empty_tile() if current is None else current.copy()
+            local = part.translate(-tx * TILE, -ty * TILE).slices
+            np.copyto(tile[local], pixels[source], where=True if mask is None else mask[..., None])
+            if current is None or not np.array_equal(tile[local], current[local]):
+                self._layers.put(OWN, level, tx, ty, rev, tile)
+                dirty[level][tx, ty] = part
+        touched = box.to_level(level, 0)
+        extent = touched if self._extent is None else self._extent.union(touched)
+        top = top_level(extent, max(self._top, level))
+        if top > self._top:
+            seed_growth(self._layers, self._top, dirty)
+        update(self._layers, rev, dirty, top)
+        self._history.record_commit(rev, touched, top, extent)
+        self._top, self._extent = top, extent
+
+    def _move_head(self, head: int) -> None:
+        with self._transaction():
+            self._history.set_head(head)
+        self._layers.move_head(head)
+        self._head = head
+        self._top, self._extent = self._history.pyramid_state(head)
+
+    def _check_not_running(self) -> Revision | None:
+        """The head revision, unless it is still running: a job finishes before undo or the next job."""
+        current = self._history.get(self._head) if self._head else None
+        if current is not None and current.status == "running":
+            raise StoreError(f"revision {current.id} is still running; finish or cancel it first")
+        return current
+
+    def _check_running_head(self, rev: int) -> None:
+        if rev != self._head:
+            raise StoreError(f"revision {rev} is not the head ({self._head}): it was undone or superseded")
+        revision = self._history.get(rev)
+        if revision is None or revision.status != "running":
+            status = "missing" if revision is None else revision.status
+            raise StoreError(f"revision {rev} is {status}, not running")
+
+    @contextmanager
+    def _open(self) -> Iterator[None]:
+        with self._lock:
+            if self._closed:
+                raise StoreError("the store is closed")
+            yield
+
+    @contextmanager
+    def _transaction(self) -> Iterator[None]:
+        """BEGIN IMMEDIATE ... COMMIT, or ROLLBACK on any exception (KeyboardInterrupt too)."""
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+            self._db.execute("COMMIT")
+        except BaseException:
+            if self._db.in_transaction:  # also when COMMIT itself failed (disk full, busy)
+                self._db.execute("ROLLBACK")
+            raise
+
+
+def _check_level(level: int) -> int:
+    if not isinstance(level, (int, np.integer)) or not 0 <= level <= MAX_LEVEL:
+        raise ValueError(f"level must be an integer in 0..{MAX_LEVEL}, got {level!r}")
+    return int(level)
+
+
+def _plain(rect: Rect) -> Rect:
+    """The rect with Python ints: numpy integers would not bind as SQLite parameters."""
+    return Rect(int(rect.x), int(rect.y), int(rect.w), int(rect.h))
+
+
+def _mask_box(mask: np.ndarray) -> Rect:
+    """The bbox of the True pixels, relative to the mask; empty when there are none."""
+    rows = np.flatnonzero(mask.any(axis=1))
+    if rows.size == 0:
+        return Rect(0, 0, 0, 0)
+    cols = np.flatnonzero(mask.any(axis=0))
+    return Rect.from_edges(int(cols[0]), int(rows[0]), int(cols[-1]) + 1, int(rows[-1]) + 1)
+
+
+def _blocks(rect: Rect, size: int) -> Iterator[Rect]:
+    """``rect`` cut along a ``size`` grid (tile-aligned when size is a multiple of TILE)."""
+    for bx, by in rect.tiles(size):
+        yield rect.intersect(Rect(bx * size, by * size, size, size))
