@@ -24,6 +24,7 @@ class EchoPainter:
     """Returns its input: the painter's share of the time is zero."""
 
     name = "echo"
+    repaints_band = True
 
     def describe(self) -> dict:
         return {"painter": self.name}
@@ -32,7 +33,7 @@ class EchoPainter:
         return [image]
 
 
-def per_window_ms(window: int, windows: int = 12) -> list[float]:
+def per_window_ms(window: int, windows: int = 10) -> list[float]:
     with tempfile.TemporaryDirectory() as folder:
         with Store.open(Path(folder) / "bench.canvas") as store:
             store.import_image(photo_like(window, window), 0, 0)

@@ -53,6 +53,7 @@ class EchoPainter:
     """Returns its input unchanged: the job path without a painter's own work."""
 
     name = "echo"
+    repaints_band = True
 
     def describe(self) -> dict:
         return {"painter": self.name}
@@ -62,9 +63,14 @@ class EchoPainter:
 
 
 class CastPainter:
-    """Fills like the plain edge fill but with a colour cast, as diffusion models drift."""
+    """Repaints everything it is given with a colour cast, as diffusion models drift.
+
+    The masked part arrives prefilled by the tiler (edge extension); the cast lands on it
+    and on the repainted band alike, which is what colour matching has to undo.
+    """
 
     name = "cast"
+    repaints_band = True
 
     def __init__(self, shift=(0, -10, 25), gain: float = 0.85) -> None:
         self.shift = np.array(shift, np.float32)
@@ -74,8 +80,4 @@ class CastPainter:
         return {"painter": self.name}
 
     def paint(self, image, mask, request, progress, cancel):
-        from tiler.prefill import prefill
-
-        base = prefill(image, mask, "edge", seed=request.seed).astype(np.float32)
-        out = np.clip(base * self.gain + self.shift, 0, 255).astype(np.uint8)
-        return [out]
+        return [np.clip(image * np.float32(self.gain) + self.shift, 0, 255).astype(np.uint8)]

@@ -71,7 +71,7 @@ def test_a_canvas_keeps_the_work_and_history_undo_redo_export_move_across_jobs(t
     capsys.readouterr()
     assert main(["history", "--canvas", str(canvas)]) == 0
     listing = capsys.readouterr().out
-    assert listing.count("done") == 3 and "import" in listing and "expand" in listing
+    assert listing.count(" done ") == 3 and "import" in listing and "expand" in listing
 
     exported = tmp_path / "all.png"
     assert main(["export", "--canvas", str(canvas), "-o", str(exported)]) == 0

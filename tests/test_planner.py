@@ -35,7 +35,7 @@ def replay(known, target, area, plan, *, window=512, min_side=512, context=0.25)
     for k, win in enumerate(plan):
         r = win.rect
         assert area.contains(r), (k, r)
-        assert r.x % 8 == 0 and r.y % 8 == 0, (k, r)
+        assert (r.x - area.x) % 8 == 0 and (r.y - area.y) % 8 == 0, (k, r)
         for side in (r.w, r.h):
             assert side % 64 == 0 and min_side <= side <= window, (k, r)
         sl = r.relative_to(area).slices
@@ -224,17 +224,15 @@ boxes = st.tuples(
     context=st.sampled_from([0.0, 0.1, 0.25, 0.4, 0.9]),
 )
 def test_random_plans_keep_every_rule(dx, dy, size, known_boxes, target_boxes, sides, context):
-    area = Rect(dx, dy, *size)  # often off the 8 px grid
+    area = Rect(dx, dy, *size)  # often off the canvas's 8 px grid and not whole cells
     known = np.zeros((area.h, area.w), bool)
     target = np.zeros_like(known)
     for x, y, w, h in known_boxes:
         known[y : y + h, x : x + w] = True
     for x, y, w, h in target_boxes:
         target[y : y + h, x : x + w] = True  # may overlap known: then it is repainted
-    # keep the target where windows can reach: inside the 8 px grid part of the area
-    inner = Rect.from_edges(
-        -(-area.x // 8) * 8, -(-area.y // 8) * 8, area.x1 // 8 * 8, area.y1 // 8 * 8
-    )
+    # keep the target where windows can reach: the whole 8 px cells from the area's corner
+    inner = Rect(area.x, area.y, area.w // 8 * 8, area.h // 8 * 8)
     keep = np.zeros_like(target)
     keep[inner.relative_to(area).slices] = True
     target &= keep
@@ -285,7 +283,7 @@ def test_maps_must_match_the_area():
 
 
 def test_an_area_too_small_or_off_grid_is_refused():
-    area = Rect(4, 0, 512, 1024)  # off the 8 px grid: windows have 504 px of room
+    area = Rect(4, 0, 511, 1024)  # whole cells from its corner: windows have 504 px of room
     known = np.zeros((area.h, area.w), bool)
     known[:512] = True
     target = np.zeros_like(known)
@@ -293,6 +291,7 @@ def test_an_area_too_small_or_off_grid_is_refused():
     with pytest.raises(ValueError, match="cannot hold"):
         plan_windows(known, target, area)
     known, target, _ = _maps()
-    target[:, 1020:] = True  # the last 4 px, which no window on the 8 px grid reaches
+    known, target = known[:, :1020], target[:, :1020]
+    target[:, 1016:] = True  # the last 4 px, not a whole cell, which no window reaches
     with pytest.raises(ValueError, match="outside"):
-        plan_windows(known, target, Rect(4, 0, 1024, 1024))
+        plan_windows(known, target, Rect(4, 0, 1020, 1024))

@@ -59,12 +59,15 @@ class Table:
 
 
 class Cells:
-    """Pixel counts per cell over the 8 px aligned interior of ``area``; fixed for a plan."""
+    """Pixel counts per cell over ``area``, cells counted from its corner; fixed for a plan.
+
+    The grid starts at the area's corner (not at canvas 0, 0) so that the caller decides
+    what windows align to: the job runner puts the corner one window outside the target's
+    bounding box, so windows can cut exactly along the known content's edges.
+    """
 
     def __init__(self, known: np.ndarray, target: np.ndarray, area: Rect) -> None:
-        x0, y0 = -(-area.x // CELL) * CELL, -(-area.y // CELL) * CELL
-        x1, y1 = max(x0, area.x1 // CELL * CELL), max(y0, area.y1 // CELL * CELL)
-        self.rect = Rect.from_edges(x0, y0, x1, y1)
+        self.rect = Rect(area.x, area.y, area.w // CELL * CELL, area.h // CELL * CELL)
         inner = self.rect.relative_to(area).slices
         tgt = target[inner]
         self.target_outside = np.count_nonzero(tgt) != np.count_nonzero(target)

@@ -14,7 +14,8 @@ Given a ``known`` map and a ``target`` map over ``area`` (boolean arrays of shap
 The rules a plan follows:
 
 - Window sides are multiples of 64 from ``min_side`` to ``window``. Windows lie inside
-  ``area``, at canvas coordinates that are multiples of 8 (the absolute 8 px grid).
+  ``area``, at multiples of 8 px from the area's corner (so the caller chooses what
+  windows align to; the job runner puts that corner one window outside the target).
 - A window paints the target pixels inside it that no earlier window painted. When it is
   painted, at least ``context`` of its area must be known (known and not target: a pixel
   both known and target counts as to be painted) or painted by earlier windows.
@@ -101,7 +102,7 @@ def plan_windows(
         return []
     cells = Cells(known, target, area)
     if cells.target_outside:
-        raise ValueError(f"target lies outside {cells.rect}, the 8 px aligned part of area {area}")
+        raise ValueError(f"target lies outside {cells.rect}, the part of area {area} made of whole 8 px cells")
     if cells.rect.w < min_side or cells.rect.h < min_side:
         raise ValueError(f"area {area} cannot hold a {min_side} px window on the 8 px grid")
     sides = range(min_side // CELL, window // CELL + 1, SIDE_STEP // CELL)

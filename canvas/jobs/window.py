@@ -54,7 +54,10 @@ def paint_window(
     )
     start = prefill(rgb, ~pixels.known, settings.prefill, seed=request.seed)
     changed = masks.alpha > 0
-    painted = painter.paint(start, masks.generate, request, progress, cancel)
+    # A painter that keeps known pixels as hard constraints (PatchMatch) blends its fill
+    # into them by itself; repainting the band would only add a seam inside its output.
+    mask = masks.generate if getattr(painter, "repaints_band", True) else ~pixels.known
+    painted = painter.paint(start, mask, request, progress, cancel)
     cancel.raise_if_cancelled()
     candidates = []
     for candidate in painted:

@@ -67,6 +67,10 @@ ProgressCallback = Callable[[PaintProgress], None]
 
 class Painter(Protocol):
     name: str
+    # True: the painter repaints the seam band too (diffusion: it cannot keep pixels
+    # exactly, so its band is blended in by the tiler's feathered alpha). False: it keeps
+    # every known pixel as a hard constraint and is given only the unknown part as mask.
+    repaints_band: bool
 
     def paint(
         self,

@@ -21,6 +21,9 @@ log = logging.getLogger(__name__)
 
 class PatchMatchPainter:
     name = "patchmatch"
+    # PatchMatch copies whole patches across the hole's border, so it matches the known
+    # pixels there itself; it fills only the unknown part (see Painter.repaints_band).
+    repaints_band = False
 
     def __init__(self, patch_size: int = 3) -> None:
         if not 1 <= int(patch_size) <= 32:
