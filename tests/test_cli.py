@@ -154,15 +154,14 @@ def test_kill_9_mid_job_keeps_whole_windows_and_undo_restores_the_picture(tmp_pa
     assert "interrupted" in done.stdout
     with Store.open(canvas) as store:
         job = store.history()[-1]
-        windows = [Rect(*r) for r in job.params.get("plan", [])] or None
+        windows = [Rect(*r) for r in job.info["plan"]]
         picture = store.read(0, Rect(0, 0, 512, 2560))
     known_rows = picture[..., 3].all(axis=1)
     # Whole windows only: the known part is one solid block from the top, ending on a
     # window's lower edge (every window spans the full width here).
     height = int(known_rows.sum())
     assert known_rows[:height].all() and not known_rows[height:].any()
-    if windows:
-        assert height in {w.y1 for w in windows}
+    assert height in {w.y1 for w in windows}
     assert height > 512
 
     run("undo", "--canvas", canvas)

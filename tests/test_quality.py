@@ -13,34 +13,17 @@ from conftest import photo
 from canvas.jobs import Expand, JobSpec, TilerSettings, run_job
 from canvas.painters import create_painter
 from tiler.rect import Rect
-from tiler.masks import distance_l1
-from tiler.seams import seam_ratio
+from tiler.seams import painted_seam_ratios
 
 SEAM_LIMIT = 1.5
 
 
-NEAR = 16  # px: the known content a seam is compared with lies this close to it
-
-
 def window_seams(store, result, original: Rect) -> list[float]:
-    """The seam ratio of each window's painted region against the content it grew from.
-
-    The reference is the known content (the photo, or what earlier windows painted) within
-    NEAR px of the region: a seam is a line that stands out from the texture beside it.
-    """
     area = store.bounds(0)
-    image = store.read(0, area)[..., :3]
-    known = np.zeros(image.shape[:2], bool)
+    known = np.zeros((area.h, area.w), bool)
     known[original.relative_to(area).slices] = True
-    ratios = []
-    for window in result.windows:
-        fill = np.zeros_like(known)
-        fill[window.rect.intersect(area).relative_to(area).slices] = True
-        fill &= ~known
-        near = distance_l1(fill) <= NEAR
-        ratios.append(seam_ratio(image, fill, known & near))
-        known |= fill
-    return ratios
+    image = store.read(0, area)[..., :3]
+    return painted_seam_ratios(image, area, known, [w.rect for w in result.windows])
 
 
 @pytest.mark.parametrize(

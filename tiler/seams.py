@@ -82,6 +82,34 @@ def window_seam_ratio(image: np.ndarray, window: Rect, reference: np.ndarray, *,
     return seam_ratio(image, side, reference, valid=valid)
 
 
+NEAR = 16  # px: a painted region's seam is compared with known content this close to it
+
+
+def painted_seam_ratios(
+    image: np.ndarray, area: Rect, known: np.ndarray, windows: list[Rect], *, near: int = NEAR
+) -> list[float]:
+    """The seam ratio of each window's painted region, replaying a job in paint order.
+
+    ``image`` is the result over ``area``; ``known`` marks what was known before the job.
+    Window k painted the pixels of its rect that were neither known nor painted by an
+    earlier window; its seam is that region's whole border, compared with the known
+    content (the original, or what earlier windows painted) within ``near`` px of it: a
+    seam is a line that stands out from the texture beside it.
+    """
+    from tiler.masks import distance_l1
+
+    known = known.copy()
+    ratios = []
+    for rect in windows:
+        painted = np.zeros_like(known)
+        painted[rect.intersect(area).relative_to(area).slices] = True
+        painted &= ~known
+        beside = distance_l1(painted) <= near
+        ratios.append(seam_ratio(image, painted, known & beside))
+        known |= painted
+    return ratios
+
+
 def _pairs(a: np.ndarray, axis: int) -> tuple[np.ndarray, np.ndarray]:
     """The two members of every adjacent pair along ``axis`` (0: vertical, 1: horizontal)."""
     if axis == 0:

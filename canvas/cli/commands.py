@@ -108,7 +108,8 @@ def _run(args: argparse.Namespace, target: Target, image: np.ndarray | None = No
             store.export_png(0, bounds, output)
     where = f"{output} " if output else ""
     canvas = f", revision {result.rev} of {args.canvas}" if args.canvas else ""
-    print(f"wrote {where}({bounds.w}x{bounds.h} px, {len(result.windows)} windows, {result.seconds:.1f} s{canvas})")
+    windows = len(result.windows)
+    print(f"wrote {where}({bounds.w}x{bounds.h} px, {windows} window{'s' if windows != 1 else ''}, {result.seconds:.1f} s{canvas})")
     return 0
 
 
@@ -174,12 +175,7 @@ def _output_path(output: str) -> Path:
 
 
 def _summary(params: dict, info: dict) -> str:
-    target = params.get("target", {})
-    parts = []
-    if target:
-        kind = target.get("kind", "")
-        sides = [f"{side} {target[side]}" for side in ("left", "right", "up", "down") if target.get(side)]
-        parts.append(f"{kind} " + (", ".join(sides) if sides else " ".join(map(str, target.get("rect", [])))))
+    parts = [params["target"]] if params.get("target") else []
     if params.get("painter"):
         parts.append(f"{params['painter']} seed {params.get('seed', 0)}")
     if params.get("prompt"):

@@ -61,8 +61,8 @@ def run_job(
         window=spec.tiler.window,
         context=spec.tiler.context,
     )
-    params = {**spec.describe(), **painter.describe(), "plan": [list(w.rect.as_tuple()) for w in plan]}
-    rev = store.begin_revision(type(spec.target).__name__.lower(), params)
+    plan_info = {"plan": [list(w.rect.as_tuple()) for w in plan], "level": spec.level}
+    rev = store.begin_revision(type(spec.target).__name__.lower(), {**spec.describe(), **painter.describe()}, plan_info)
     emit(JobPlanned(rev=rev, windows=[w.rect for w in plan], level=spec.level))
 
     done = 0

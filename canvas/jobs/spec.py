@@ -112,11 +112,33 @@ class JobSpec:
             raise JobError(f"level must be between 0 and {MAX_LEVEL}, got {self.level}")
 
     def describe(self) -> dict[str, Any]:
-        """The parameters recorded with the job's revision (and in exported PNGs)."""
-        target: dict[str, Any] = {"kind": type(self.target).__name__.lower()}
-        if isinstance(self.target, Expand):
-            target.update(asdict(self.target))
-        else:
-            target["rect"] = list(self.target.rect.as_tuple())
-        request = asdict(self.request)
-        return {"target": target, "level": self.level, **request, **asdict(self.tiler)}
+        """The settings recorded with the job's revision and in exported PNGs, A1111 style:
+        what a person would need to make the same picture again, and nothing else."""
+        params: dict[str, Any] = {}
+        request = self.request
+        if request.prompt:
+            params["prompt"] = request.prompt
+        if request.negative_prompt:
+            params["negative_prompt"] = request.negative_prompt
+        params["target"] = _describe_target(self.target)
+        if self.level:
+            params["level"] = self.level
+        params["seed"] = request.seed
+        if request.prompt or request.negative_prompt:
+            params.update(steps=request.steps, guidance=request.guidance, strength=request.strength)
+        if request.candidates > 1:
+            params["candidates"] = request.candidates
+        params.update(request.options)
+        params.update(asdict(self.tiler))
+        return params
+
+
+def _describe_target(target: Target) -> str:
+    if isinstance(target, Expand):
+        sides = [f"{side} {getattr(target, side)}" for side in ("left", "right", "up", "down") if getattr(target, side)]
+        return "expand " + ", ".join(sides)
+    if isinstance(target, Frame):
+        r = target.rect
+        return f"frame {r.w}x{r.h} at {r.x},{r.y}"
+    r = target.rect
+    return f"inpaint {int(target.mask.sum())} px in {r.w}x{r.h} at {r.x},{r.y}"

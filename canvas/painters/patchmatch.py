@@ -34,7 +34,8 @@ class PatchMatchPainter:
             log.warning("pypatchmatch's native library is unavailable: using the plain edge fill")
 
     def describe(self) -> dict[str, Any]:
-        return {"painter": self.name, "patch_size": self.patch_size, "native": self.native}
+        painter = self.name if self.native else f"{self.name} (plain fallback)"
+        return {"painter": painter, "patch_size": self.patch_size}
 
     def paint(
         self,

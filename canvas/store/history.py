@@ -83,11 +83,13 @@ class History:
         row = self.db.execute("SELECT MIN(id) FROM revisions WHERE id > ?", (rev,)).fetchone()
         return row[0]
 
-    def create(self, kind: str, params: dict[str, Any], top: int, extent: Rect | None) -> int:
+    def create(
+        self, kind: str, params: dict[str, Any], top: int, extent: Rect | None, info: dict[str, Any]
+    ) -> int:
         cursor = self.db.execute(
             "INSERT INTO revisions (kind, params, status, created, info, touched, top, extent)"
-            " VALUES (?, ?, 'running', ?, '{}', NULL, ?, ?)",
-            (kind, _dumps(params), time.time(), top, _edges(extent)),
+            " VALUES (?, ?, 'running', ?, ?, NULL, ?, ?)",
+            (kind, _dumps(params), time.time(), _dumps(info), top, _edges(extent)),
         )
         return int(cursor.lastrowid)
 

@@ -131,8 +131,11 @@ class Store:
 
     # -- writing -------------------------------------------------------------------------
 
-    def begin_revision(self, kind: str, params: dict[str, Any]) -> int:
+    def begin_revision(self, kind: str, params: dict[str, Any], info: dict[str, Any] | None = None) -> int:
         """Start a running revision at the head, dropping the redo branch; returns its id.
+
+        ``params`` are what the user asked for (they go into exported PNGs); ``info`` is
+        bookkeeping (the window plan, counts), merged with what ``finish_revision`` adds.
 
         Refused while the head revision is still running: one job writes at a time.
         """
@@ -141,7 +144,7 @@ class Store:
             with self._transaction():
                 self._layers.drop_after(self._head)
                 self._history.drop_after(self._head)
-                rev = self._history.create(kind, dict(params or {}), self._top, self._extent)
+                rev = self._history.create(kind, dict(params or {}), self._top, self._extent, info or {})
                 self._history.set_head(rev)
             self._layers.forget_after(self._head)
             self._head = self._layers.head = rev
