@@ -17,20 +17,8 @@ from pathlib import Path
 from common import parse_args, photo_like, report
 
 from canvas.jobs import Expand, JobSpec, TilerSettings, WindowCommitted, run_job
+from canvas.painters.echo import EchoPainter
 from canvas.store import Store
-
-
-class EchoPainter:
-    """Returns its input: the painter's share of the time is zero."""
-
-    name = "echo"
-    repaints_band = True
-
-    def describe(self) -> dict:
-        return {"painter": self.name}
-
-    def paint(self, image, mask, request, progress, cancel):
-        return [image]
 
 
 def per_window_ms(window: int, windows: int = 10) -> list[float]:

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from canvas.painters.echo import EchoPainter  # noqa: F401 - shared with the tests
 from canvas.store import Store
 
 
@@ -47,19 +48,6 @@ def photo_file(tmp_path: Path, astronaut: np.ndarray) -> Path:
     path = tmp_path / "photo.png"
     Image.fromarray(astronaut).save(path)
     return path
-
-
-class EchoPainter:
-    """Returns its input unchanged: the job path without a painter's own work."""
-
-    name = "echo"
-    repaints_band = True
-
-    def describe(self) -> dict:
-        return {"painter": self.name}
-
-    def paint(self, image, mask, request, progress, cancel):
-        return [image.copy() for _ in range(max(1, request.candidates))]
 
 
 class CastPainter:
