@@ -26,6 +26,10 @@ CASES = {
     "rocket_left_200_down_200": ("rocket", Expand(left=200, down=200)),
     "chelsea_left_right_256": ("chelsea", Expand(left=256, right=256)),
     "chelsea_all_256": ("chelsea", Expand(left=256, right=256, up=256, down=256)),
+    # Held out while the PatchMatch painter's seam pass was tuned on the cases above.
+    "coffee_left_256": ("coffee", Expand(left=256)),
+    "astronaut_right_256": ("astronaut", Expand(right=256)),
+    "rocket_up_256": ("rocket", Expand(up=256)),
 }
 SEEDS = (0, 1, 2)
 
@@ -51,10 +55,13 @@ def main() -> None:
     args = parse_args(__doc__.splitlines()[0])
     figures: dict = {}
     started = time.perf_counter()
+    worst = 0.0
     for case, (name, grow) in CASES.items():
         ratios = [r for seed in SEEDS for r in seam_ratios(name, grow, seed)]
         figures[f"{case}_max"] = round(max(ratios), 2)
         figures[f"{case}_median"] = round(float(np.median(ratios)), 2)
+        worst = max(worst, max(ratios))
+    figures["worst"] = round(worst, 2)
     figures["seconds"] = round(time.perf_counter() - started, 1)
     report(figures, args.json)
 

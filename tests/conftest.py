@@ -69,3 +69,13 @@ class CastPainter:
 
     def paint(self, image, mask, request, progress, cancel):
         return [np.clip(image * np.float32(self.gain) + self.shift, 0, 255).astype(np.uint8)]
+
+
+@pytest.fixture
+def server(tmp_path: Path):
+    """A real server (uvicorn, 127.0.0.1, ephemeral port) on a data folder in tmp_path."""
+    from serving import Server
+
+    running = Server(tmp_path / "data")
+    yield running
+    running.stop()

@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tiler.composite import composite
-from tiler.masks import FAR, WindowMasks, _distance, distance_l1, window_masks
+from tiler.masks import FAR, WindowMasks, _distance, _taper_at_border, distance_l1, window_masks
 
 
 def brute_distance(sources: np.ndarray) -> np.ndarray:
@@ -120,6 +120,48 @@ def test_window_masks_invariants_and_bit_exact_composite(window):
     a = m.alpha[..., None].astype(np.float64)
     blend = original[..., :3] * (1 - a) + painted * a
     assert np.abs(out[..., :3] - blend).max() <= 0.5 + 1e-3
+
+
+@st.composite
+def outpainting_windows(draw):
+    """Larger windows whose known part is a strip along one side, as when expanding."""
+    h, w = draw(st.integers(8, 48)), draw(st.integers(8, 48))
+    known = np.zeros((h, w), bool)
+    depth = draw(st.integers(1, max(1, min(h, w) - 1)))
+    side = draw(st.sampled_from([np.s_[:depth], np.s_[-depth:], np.s_[:, :depth], np.s_[:, -depth:]]))
+    known[side] = True
+    if draw(st.booleans()):
+        known &= ~draw(masks(h, w))  # holes in the known strip
+    fill = ~known
+    if draw(st.booleans()):
+        fill &= ~draw(masks(h, w))  # some void
+    pad = draw(st.integers(0, 12))
+    feather = draw(st.integers(0, pad))
+    ring = draw(masks(h + 2, w + 2)) if draw(st.booleans()) else None
+    return known, fill, pad, feather, ring
+
+
+def whole_window_alpha(known, fill, pad, feather, ring):
+    """The ramp computed over every pixel of the window, in window_masks' float32 steps."""
+    d = np.minimum(brute_distance(fill), pad + 1)
+    alpha = np.subtract(pad + 1, d, dtype=np.float32)
+    alpha *= np.float32(1.0 / (feather + 1))
+    np.clip(alpha, 0.0, 1.0, out=alpha)
+    if ring is not None and feather > 0:
+        _taper_at_border(alpha, ring, feather)
+    alpha *= known & ~fill & (d <= pad)
+    np.maximum(alpha, fill, out=alpha)
+    return alpha
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.one_of(outpainting_windows(), windows().map(lambda w: w[:5])))
+def test_window_masks_equal_the_whole_window_computation(window):
+    """Distances are computed only around the band: bit for bit the whole-window result."""
+    known, fill, pad, feather, ring = window
+    m = window_masks(known, fill, pad=pad, feather=feather, outside_known=ring)
+    np.testing.assert_array_equal(m.band, known & ~fill & (brute_distance(fill) <= pad))
+    np.testing.assert_array_equal(m.alpha, whole_window_alpha(known, fill, pad, feather, ring))
 
 
 def test_ramp_values_and_hard_edge():

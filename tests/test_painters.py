@@ -65,3 +65,21 @@ def test_unknown_painter_and_bad_options_are_clear_errors():
         create_painter("dalle")
     with pytest.raises(ValueError, match="patch size"):
         create_painter("patchmatch", patch_size=0)
+
+
+def test_patchmatch_leaves_the_void_alone_and_keeps_known_pixels(window, astronaut):
+    image, mask = window
+    void = np.zeros_like(mask)
+    void[:, 448:] = True  # unknown, but nothing of it is committed: neither painted nor a source
+    fill = mask & ~void
+    image[void] = 0
+    [out] = create_painter("patchmatch").paint(image, fill, PaintRequest(seed=3), lambda p: None, CancelToken(), void=void)
+    assert np.array_equal(out[~fill], image[~fill])  # known pixels and the void, bit for bit
+    assert abs(out[fill].mean() - astronaut[:, :320].mean()) < 40  # copied from the photo, not the black void
+
+
+def test_patchmatch_rejects_a_void_that_overlaps_the_mask(window):
+    image, mask = window
+    with pytest.raises(ValueError, match="void"):
+        create_painter("patchmatch").paint(image, mask, PaintRequest(), lambda p: None, CancelToken(), void=mask)
+

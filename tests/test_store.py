@@ -49,6 +49,36 @@ def box_mean(rgba: np.ndarray, f: int) -> np.ndarray:
     return np.dstack([c, a / (f * f)])
 
 
+def reference_downsample2(rgba: np.ndarray) -> np.ndarray:
+    """downsample2's rule in plain integers: colour round(sum(c * a) / sum(a)) half up, alpha ceil(mean)."""
+    h, w = rgba.shape[0] // 2, rgba.shape[1] // 2
+    blocks = rgba.astype(np.int64).reshape(h, 2, w, 2, 4)
+    a = blocks[..., 3].sum(axis=(1, 3))
+    ca = (blocks[..., :3] * blocks[..., 3:]).sum(axis=(1, 3))
+    colour = (2 * ca + a[..., None]) // (2 * np.maximum(a, 1)[..., None])
+    return np.dstack([colour, (a + 3) // 4]).astype(np.uint8)
+
+
+@pytest.mark.parametrize("alphas", ["full", "binary", "any", "empty", "sparse"])
+def test_downsample2_matches_the_integer_rule(alphas):
+    rng = np.random.default_rng(len(alphas))
+    for h, w in ((2, 2), (6, 10), (64, 64), (256, 128)):
+        rgba = rng.integers(0, 256, (h, w, 4), dtype=np.uint8)
+        alpha = {
+            "full": np.full((h, w), 255),
+            "binary": rng.choice([0, 255], (h, w)),
+            "any": rng.integers(0, 256, (h, w)),
+            "empty": np.zeros((h, w)),
+            "sparse": rng.choice([0, 0, 0, 1, 254, 255], (h, w)),
+        }[alphas]
+        rgba[..., 3] = alpha
+        rgba[alpha == 0] = 0  # the store's invariant: empty pixels hold colour 0
+        np.testing.assert_array_equal(downsample2(rgba), reference_downsample2(rgba))
+        view = np.zeros((h + 4, w + 6, 4), np.uint8)  # a strided slice, as pyramid passes
+        view[2 : h + 2, 4 : w + 4] = rgba
+        np.testing.assert_array_equal(downsample2(view[2 : h + 2, 4 : w + 4]), reference_downsample2(rgba))
+
+
 def pyramid_of(rgba: np.ndarray, levels: int) -> list[np.ndarray]:
     out = [rgba]
     for _ in range(levels):
@@ -354,6 +384,13 @@ def test_reads_from_another_thread_while_committing(store):
     thread.join()
     store.finish_revision(rev)
     assert not errors
+
+
+def test_any_strided_array_commits(store):
+    rgba = noise(40, 40, seed=12, holes=True)
+    for rev, strided in enumerate((rgba[::-1, ::-2], np.asfortranarray(rgba[:, :20]))):
+        paint(store, 0, Rect(3, -5 + 50 * rev, 20, 40), strided)  # reversed rows, channel planes
+        assert np.array_equal(store.read(0, Rect(3, -5 + 50 * rev, 20, 40)), strided)
 
 
 def test_numpy_integers_are_accepted(store):

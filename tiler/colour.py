@@ -21,6 +21,7 @@ import numpy as np
 
 MIN_BAND_PIXELS = 64  # fewer and the statistics are noise: leave the painter's colours
 GAIN_RANGE = (0.5, 2.0)  # a larger correction means different content, not a cast
+_IDENTITY = np.broadcast_to(np.arange(256, dtype=np.uint8), (3, 256))
 
 
 def match_colour(
@@ -43,7 +44,13 @@ def match_colour(
     index = np.flatnonzero(band)
     if index.size < MIN_BAND_PIXELS:
         return out
-    lut = colour_lut(np.take(out.reshape(-1, 3), index, axis=0), np.take(original.reshape(-1, 3), index, axis=0))
+    painted_band = np.take(out.reshape(-1, 3), index, axis=0)
+    original_band = np.take(original.reshape(-1, 3), index, axis=0)
+    if np.array_equal(painted_band, original_band):  # equal statistics: the identity map
+        return out
+    lut = colour_lut(painted_band, original_band)
+    if np.array_equal(lut, _IDENTITY):  # a cast too small to move any level
+        return out
     for c in range(3):
         channel = out[..., c]
         mapped = np.take(lut[c], channel)

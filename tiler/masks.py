@@ -21,6 +21,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from tiler.rect import Rect, mask_bounds
+
 FAR = 1 << 29  # what distance_l1 reports where there is no source at all
 
 
@@ -134,22 +136,46 @@ def window_masks(
     if pad == 0 or not fill.any():
         band = np.zeros((h, w), bool)
         return WindowMasks(generate=fill | ~known, alpha=fill.astype(np.float32), band=band)
-    d, _ = _distance(fill, limit=pad)
     band = known & ~fill
-    band &= d <= pad
-    # (pad + 1 - d) / (feather + 1) is >= 1 on the fill (d = 0) and <= 0 beyond pad, so
-    # after clipping only the void needs masking out.
-    alpha = np.subtract(pad + 1, d, dtype=np.float32)
-    alpha *= np.float32(1.0 / (feather + 1))
-    np.clip(alpha, 0.0, 1.0, out=alpha)
-    if outside_known is not None and feather > 0:
-        _taper_at_border(alpha, outside_known, feather)
-    alpha *= band
+    alpha = np.zeros((h, w), np.float32)
+    near = _band_box(band, fill, pad)
+    if near.empty:
+        band[...] = False
+    else:
+        # Distances matter only where the band can be; the fill within pad of that box
+        # holds every source that can bring a pixel there within pad. An outpainting
+        # window's band is a strip of pad rows or columns: this skips most of the window.
+        grown = _grow(near, pad, fill.shape)
+        d, _ = _distance(fill[grown.slices], limit=pad)
+        d = d[near.relative_to(grown).slices]
+        inside = near.slices
+        band[inside] &= d <= pad
+        band[: near.y] = band[near.y1 :] = False
+        band[:, : near.x] = band[:, near.x1 :] = False
+        # (pad + 1 - d) / (feather + 1) is >= 1 on the fill (d = 0) and <= 0 beyond pad,
+        # so after clipping only the void needs masking out.
+        ramp = np.subtract(pad + 1, d, dtype=np.float32)
+        ramp *= np.float32(1.0 / (feather + 1))
+        np.clip(ramp, 0.0, 1.0, out=ramp)
+        ramp *= band[inside]
+        alpha[inside] = ramp
+        if outside_known is not None and feather > 0:
+            _taper_at_border(alpha, outside_known, feather)  # min(): zeros stay zero
     np.maximum(alpha, fill, out=alpha)  # fill is exactly 1, whatever the taper did
     generate = ~known
     generate |= fill
     generate |= band
     return WindowMasks(generate=generate, alpha=alpha, band=band)
+
+
+def _band_box(band: np.ndarray, fill: np.ndarray, pad: int) -> Rect:
+    """The bbox of the band candidates within ``pad`` of the fill's bbox."""
+    return mask_bounds(band).intersect(_grow(mask_bounds(fill), pad, band.shape))
+
+
+def _grow(box: Rect, by: int, shape: tuple[int, ...]) -> Rect:
+    """``box`` grown by ``by`` on every side, clipped to an array of ``shape``."""
+    return box.grow(by).intersect(Rect(0, 0, shape[1], shape[0]))
 
 
 def _taper_at_border(alpha: np.ndarray, outside_known: np.ndarray, feather: int) -> None:

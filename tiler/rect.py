@@ -14,6 +14,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Iterator
 
+import numpy as np
+
 
 @dataclass(frozen=True, slots=True)
 class Rect:
@@ -108,3 +110,12 @@ class Rect:
 
     def as_tuple(self) -> tuple[int, int, int, int]:
         return self.x, self.y, self.w, self.h
+
+
+def mask_bounds(mask: np.ndarray) -> Rect:
+    """The bbox of the True pixels of a 2D mask, in array coordinates; empty when none."""
+    rows = np.flatnonzero(mask.any(axis=1))
+    if rows.size == 0:
+        return Rect(0, 0, 0, 0)
+    cols = np.flatnonzero(mask.any(axis=0))
+    return Rect.from_edges(int(cols[0]), int(rows[0]), int(cols[-1]) + 1, int(rows[-1]) + 1)

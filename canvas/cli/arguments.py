@@ -66,6 +66,14 @@ def build_parser() -> Parser:
                         help="rectangle in the level's pixels (default: all the content)")
     export.add_argument("--level", type=int, default=0, help="0 is full resolution, each level halves it")
     export.add_argument("-o", "--output", required=True, help="PNG file to write")
+    serve = commands.add_parser("serve", help="serve canvases to the browser",
+                                description="Serve the canvases of --data (and --canvas as the default) over HTTP and websockets.")
+    serve.add_argument("--canvas", help="canvas file served as the default canvas (default: DATA/default.canvas)")
+    serve.add_argument("--data", default="data", help="folder of canvases (default: ./data)")
+    serve.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1; others need --token)")
+    serve.add_argument("--port", type=int, default=8000, help="port (default 8000)")
+    serve.add_argument("--painter", default="patchmatch", choices=sorted(PAINTERS), help="default: patchmatch")
+    serve.add_argument("--token", help="secret every request must carry (default: $BOUNDLESS_TOKEN)")
     return parser
 
 

@@ -16,6 +16,7 @@ from typing import Sequence
 from canvas.cli import commands
 from canvas.cli.arguments import build_parser
 from canvas.cli.errors import UserError
+from canvas.cli.serve import serve
 from canvas.jobs import JobError
 from canvas.store import StoreError
 
@@ -27,6 +28,7 @@ HANDLERS = {
     "undo": commands.undo,
     "redo": commands.redo,
     "export": commands.export,
+    "serve": serve,
 }
 
 

@@ -71,6 +71,10 @@ class Painter(Protocol):
     # exactly, so its band is blended in by the tiler's feathered alpha). False: it keeps
     # every known pixel as a hard constraint and is given only the unknown part as mask.
     repaints_band: bool
+    # Optional, with repaints_band False: True means `paint` takes a keyword `void` (bool,
+    # disjoint from `mask`): unknown pixels of which nothing is committed, which the
+    # painter may leave alone (PatchMatch neither paints nor copies from them).
+    skips_void: bool
 
     def paint(
         self,

@@ -69,6 +69,11 @@ class History:
         row = self.db.execute(f"SELECT {self.COLUMNS} FROM revisions WHERE id = ?", (rev,)).fetchone()
         return None if row is None else self._revision(row, self.head)
 
+    def status(self, rev: int) -> str | None:
+        """The status alone: every commit checks it, and a revision's info may hold a long plan."""
+        row = self.db.execute("SELECT status FROM revisions WHERE id = ?", (rev,)).fetchone()
+        return None if row is None else row[0]
+
     def all(self) -> list[Revision]:
         head = self.head
         rows = self.db.execute(f"SELECT {self.COLUMNS} FROM revisions ORDER BY id").fetchall()

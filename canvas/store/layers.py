@@ -81,13 +81,15 @@ class Layers:
 
     def read_region(self, layer: int, level: int, rect: Rect) -> np.ndarray:
         """A fresh (h, w, 4) array of one layer over ``rect``; absent tiles are transparent."""
-        out = np.zeros((rect.h, rect.w, 4), np.uint8)
+        out = np.empty((rect.h, rect.w, 4), np.uint8)  # the tiles cover it: no zeroing twice
         for tx, ty in rect.tiles(TILE):
             tile = self.get(layer, level, tx, ty)
-            if tile is None:
-                continue
             part = rect.intersect(Rect(tx * TILE, ty * TILE, TILE, TILE))
-            out[part.relative_to(rect).slices] = tile[part.translate(-tx * TILE, -ty * TILE).slices]
+            target = out[part.relative_to(rect).slices]
+            if tile is None:
+                target[...] = 0
+            else:
+                target[...] = tile[part.translate(-tx * TILE, -ty * TILE).slices]
         return out
 
     def keys(self, layer: int, level: int) -> Iterator[tuple[int, int]]:

@@ -17,8 +17,8 @@ import numpy as np
 
 from canvas.store.layers import FINE, OWN, Layers, fine_layer
 from canvas.store.pixels import downsample2, over
-from canvas.store.tiles import TILE, empty_tile, tile_rect
-from tiler.rect import Rect
+from canvas.store.tiles import TILE, empty_tile, tile_rect, words
+from tiler.rect import Rect, mask_bounds
 
 MIN_TOP = 4
 
@@ -46,8 +46,9 @@ def update(layers: Layers, rev: int, dirty: Dirty, top: int) -> None:
     level = min(dirty)
     while level <= top:
         here = dirty.get(level, {})
-        if level >= 1:  # a tile whose pixels came out the same stops propagating
-            here = {key: rect for key, rect in here.items() if _refresh(layers, rev, level, *key, rect)}
+        if level >= 1:  # only the pixels that came out different propagate
+            refreshed = ((key, _refresh(layers, rev, level, *key, rect)) for key, rect in here.items())
+            here = {key: rect for key, rect in refreshed if not rect.empty}
         if level < top and here:
             parents = dirty.setdefault(level + 1, {})
             for (tx, ty), rect in here.items():
@@ -64,29 +65,42 @@ def seed_growth(layers: Layers, old_top: int, dirty: Dirty) -> None:
         parents[key] = parents[key].union(up) if key in parents else up
 
 
-def _refresh(layers: Layers, rev: int, level: int, tx: int, ty: int, rect: Rect) -> bool:
+def _refresh(layers: Layers, rev: int, level: int, tx: int, ty: int, rect: Rect) -> Rect:
     """fine(level) over ``rect`` (inside tile tx, ty) from fine(level - 1) and own(level).
 
-    Returns whether the pixels changed.
+    Returns the bbox of the pixels that changed (level coordinates), empty when none did.
     """
-    below = layers.read_region(fine_layer(level - 1), level - 1, rect.to_level(level, level - 1))
-    pixels = downsample2(below)
-    local = rect.translate(-tx * TILE, -ty * TILE)
+    pixels = _downsampled(layers, level - 1, rect)
+    local = rect.translate(-tx * TILE, -ty * TILE).slices
     own = layers.get(OWN, level, tx, ty)
     if own is not None:
-        pixels = over(pixels, own[local.slices])
+        pixels = over(pixels, own[local])
     current = layers.get(FINE, level, tx, ty)
-    if current is None:
-        if not pixels[..., 3].any():
-            return False
-        tile = empty_tile()
-    elif np.array_equal(current[local.slices], pixels):
-        return False
-    else:
-        tile = current.copy()
-    tile[local.slices] = pixels
+    moved = mask_bounds(words(pixels) != (0 if current is None else words(current)[local]))
+    if moved.empty:
+        return moved
+    tile = empty_tile() if current is None else current.copy()
+    tile[local] = pixels
     layers.put(FINE, level, tx, ty, rev, tile)
-    return True
+    return moved.translate(rect.x, rect.y)
+
+
+def _downsampled(layers: Layers, below: int, rect: Rect) -> np.ndarray:
+    """downsample2(fine(below)) over ``rect`` (at level below + 1), a child tile at a time.
+
+    2 x 2 blocks never straddle tiles, so this equals downsampling the assembled region,
+    without assembling it: no copy of the finer pixels, no work for absent tiles.
+    """
+    out = np.zeros((rect.h, rect.w, 4), np.uint8)
+    region = rect.to_level(below + 1, below)
+    for cx, cy in region.tiles(TILE):
+        child = layers.get(fine_layer(below), below, cx, cy)
+        if child is None:
+            continue
+        part = region.intersect(tile_rect(cx, cy))
+        target = part.to_level(below, below + 1).relative_to(rect)
+        out[target.slices] = downsample2(child[part.translate(-cx * TILE, -cy * TILE).slices])
+    return out
 
 
 def read_fine(layers: Layers, level: int, rect: Rect, top: int, extent: Rect | None) -> np.ndarray:

@@ -33,8 +33,8 @@ from canvas.store.images import parameters_text, to_rgba, write_png
 from canvas.store.layers import OWN, Layers
 from canvas.store.lock import OwnerLock
 from canvas.store.pyramid import Dirty, seed_growth, top_level, update
-from canvas.store.tiles import TILE, empty_tile, tile_rect
-from tiler.rect import Rect
+from canvas.store.tiles import ALPHA1, TILE, empty_tile, tile_rect, words
+from tiler.rect import Rect, mask_bounds
 
 MAX_LEVEL = 40
 MAX_READ_PIXELS = 1 << 28  # 1 GiB of RGBA; a larger read is a bug in the caller
@@ -163,12 +163,16 @@ class Store:
             changed = np.asarray(changed, dtype=bool)
             if changed.shape != (rect.h, rect.w):
                 raise ValueError(f"changed must have shape {(rect.h, rect.w)}, got {changed.shape}")
-            box = _mask_box(changed).translate(rect.x, rect.y)
+            box = mask_bounds(changed).translate(rect.x, rect.y)
             changed = changed[box.relative_to(rect).slices]
         if box.empty:
             return
-        pixels = rgba[box.relative_to(rect).slices].copy()
-        pixels[pixels[..., 3] == 0] = 0  # empty pixels hold colour 0, so empty tiles are all zero
+        if rgba.strides[2] != 1:  # words() needs each pixel's four bytes side by side
+            rgba = np.ascontiguousarray(rgba)
+        pixels = words(rgba[box.relative_to(rect).slices])  # a view: tiles copy from it
+        empty = pixels < ALPHA1
+        if empty.any():  # empty pixels hold colour 0, so empty tiles are all zero
+            pixels = np.where(empty, np.uint32(0), pixels)
         with self._open():
             self._check_running_head(rev)
             saved = self._top, self._extent
@@ -254,16 +258,20 @@ class Store:
         for tx, ty in box.tiles(TILE):
             part = box.intersect(tile_rect(tx, ty))
             source = part.relative_to(box).slices
-            mask = None if changed is None else changed[source]
-            if mask is not None and not mask.any():
-                continue
-            current = self._layers.get(OWN, level, tx, ty)
-            tile = empty_tile() if current is None else current.copy()
             local = part.translate(-tx * TILE, -ty * TILE).slices
-            np.copyto(tile[local], pixels[source], where=True if mask is None else mask[..., None])
-            if current is None or not np.array_equal(tile[local], current[local]):
-                self._layers.put(OWN, level, tx, ty, rev, tile)
-                dirty[level][tx, ty] = part
+            current = self._layers.get(OWN, level, tx, ty)
+            # Only pixels that differ are written, and only their bbox feeds the pyramid:
+            # a band repainted identically, or a tile seen before, costs no tile write.
+            diff = pixels[source] != (0 if current is None else words(current)[local])
+            if changed is not None:
+                diff &= changed[source]
+            moved = mask_bounds(diff)
+            if moved.empty:
+                continue
+            tile = empty_tile() if current is None else current.copy()
+            np.copyto(words(tile)[local], pixels[source], where=diff)
+            self._layers.put(OWN, level, tx, ty, rev, tile)
+            dirty[level][tx, ty] = moved.translate(part.x, part.y)
         touched = box.to_level(level, 0)
         extent = touched if self._extent is None else self._extent.union(touched)
         top = top_level(extent, max(self._top, level))
@@ -290,10 +298,9 @@ class Store:
     def _check_running_head(self, rev: int) -> None:
         if rev != self._head:
             raise StoreError(f"revision {rev} is not the head ({self._head}): it was undone or superseded")
-        revision = self._history.get(rev)
-        if revision is None or revision.status != "running":
-            status = "missing" if revision is None else revision.status
-            raise StoreError(f"revision {rev} is {status}, not running")
+        status = self._history.status(rev)
+        if status != "running":
+            raise StoreError(f"revision {rev} is {status or 'missing'}, not running")
 
     @contextmanager
     def _open(self) -> Iterator[None]:
@@ -324,15 +331,6 @@ def _check_level(level: int) -> int:
 def _plain(rect: Rect) -> Rect:
     """The rect with Python ints: numpy integers would not bind as SQLite parameters."""
     return Rect(int(rect.x), int(rect.y), int(rect.w), int(rect.h))
-
-
-def _mask_box(mask: np.ndarray) -> Rect:
-    """The bbox of the True pixels, relative to the mask; empty when there are none."""
-    rows = np.flatnonzero(mask.any(axis=1))
-    if rows.size == 0:
-        return Rect(0, 0, 0, 0)
-    cols = np.flatnonzero(mask.any(axis=0))
-    return Rect.from_edges(int(cols[0]), int(rows[0]), int(cols[-1]) + 1, int(rows[-1]) + 1)
 
 
 def _blocks(rect: Rect, size: int) -> Iterator[Rect]:

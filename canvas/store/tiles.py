@@ -12,9 +12,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from tiler.rect import Rect
+from tiler.rect import Rect, mask_bounds
 
 TILE = 256
+ALPHA1 = 1 << 24  # the smallest pixel word (see ``words``) with alpha > 0
 CODEC_RAW_CROP = 0  # raw RGBA rows of the tile's alpha bbox (x0, y0, x1, y1 columns)
 
 Bbox = tuple[int, int, int, int]  # x0, y0, x1, y1 inside the tile, half-open
@@ -29,16 +30,22 @@ def empty_tile() -> np.ndarray:
     return np.zeros((TILE, TILE, 4), np.uint8)
 
 
+def words(rgba: np.ndarray) -> np.ndarray:
+    """An (h, w) little-endian uint32 view of (h, w, 4) RGBA, one word per pixel, no copy.
+
+    Comparing and copying whole pixels as words is several times faster in numpy than
+    on the four-byte trailing axis. Alpha is the high byte: alpha 0 is a word < ``ALPHA1``.
+    """
+    return rgba.view("<u4")[..., 0]
+
+
 def alpha_bbox(tile: np.ndarray) -> Bbox | None:
     """The bbox of the pixels with alpha > 0, or None for an empty tile."""
     alpha = tile[..., 3]
     if alpha[0].any() and alpha[-1].any() and alpha[:, 0].any() and alpha[:, -1].any():
         return 0, 0, alpha.shape[1], alpha.shape[0]  # known pixels on all four edges
-    rows = np.flatnonzero(alpha.any(axis=1))
-    if rows.size == 0:
-        return None
-    cols = np.flatnonzero(alpha.any(axis=0))
-    return int(cols[0]), int(rows[0]), int(cols[-1]) + 1, int(rows[-1]) + 1
+    box = mask_bounds(words(tile) >= ALPHA1)  # one compare per pixel, not a strided byte pass
+    return None if box.empty else (box.x, box.y, box.x1, box.y1)
 
 
 def encode(tile: np.ndarray, bbox: Bbox) -> tuple[int, np.ndarray]:

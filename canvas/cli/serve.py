@@ -1,0 +1,42 @@
+"""`boundless serve`: the canvas server on uvicorn.
+
+A token is required for a non-loopback bind (from --token or BOUNDLESS_TOKEN); it is
+never printed or logged (the access log redacts `token=`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+from pathlib import Path
+
+from canvas.cli.errors import UserError
+from canvas.painters import create_painter
+
+
+def serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from canvas.server import ServerConfig, create_app
+    from canvas.server.limits import TRANSPORT_MAX
+    from canvas.server.security import RedactToken, is_loopback
+
+    token = args.token or os.environ.get("BOUNDLESS_TOKEN") or None
+    if not is_loopback(args.host) and not token:
+        raise UserError(f"binding {args.host} opens the canvas to the network: give --token (or BOUNDLESS_TOKEN)")
+    if not 0 <= args.port <= 65535:
+        raise UserError(f"--port must be between 0 and 65535, got {args.port}")
+    canvas = Path(args.canvas) if args.canvas else None
+    if canvas is not None and canvas.is_dir():
+        raise UserError(f"{canvas} is a folder; --canvas names a canvas file")
+    try:
+        painter = create_painter(args.painter)
+    except ValueError as exc:
+        raise UserError(str(exc)) from None
+    app = create_app(ServerConfig(data=Path(args.data), canvas=canvas, token=token), painter)
+    logging.getLogger("uvicorn.access").addFilter(RedactToken())
+    host = f"[{args.host}]" if ":" in args.host else args.host
+    print(f"Boundless: open http://{host}:{args.port}/" + (" (with ?token=...)" if token else ""), flush=True)
+    uvicorn.run(app, host=args.host, port=args.port, ws_max_size=TRANSPORT_MAX, log_level="warning")
+    return 0

@@ -1,0 +1,190 @@
+"""Every client on a canvas sees every change: job events become messages for all of them.
+
+Each client has an outbox drained by its own task, so a slow client never holds up the
+others or the painter. Events from the worker thread arrive here on the event loop;
+reading tiles for a push goes to a thread, never the loop.
+
+    broadcaster.join(client)
+    broadcaster.send("default", {"type": "history.changed", ...})
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from typing import Any
+
+from starlette.websockets import WebSocket
+
+from canvas.jobs import JobPlanned, WindowCommitted, WindowProgress
+from canvas.server.canvases import Canvases
+from canvas.server.messages import box, history
+from canvas.server.protocol import Viewport, encode_binary
+from canvas.server.queue import CandidatesStaged, Job, JobFinished, JobQueued
+from canvas.store import Store
+from tiler.rect import Rect
+
+log = logging.getLogger(__name__)
+MAX_OUTBOX = 512  # messages waiting for one client before it counts as stuck and is dropped
+MAX_PUSH_TILES = 64  # tiles pushed to one client for one change; more and it refetches
+TILE = Store.TILE
+END: dict[str, Any] = {"type": "end"}  # marks the end of an outbox: the pump closes the socket
+
+
+class Client:
+    """One websocket: its canvas, its viewport, and the queue of what it is sent."""
+
+    def __init__(self, client_id: str, canvas: str, websocket: WebSocket) -> None:
+        self.id = client_id
+        self.canvas = canvas
+        self.websocket = websocket
+        self.viewport: Viewport | None = None
+        self.outbox: asyncio.Queue[dict[str, Any] | bytes] = asyncio.Queue(MAX_OUTBOX)
+        self.stuck = False
+
+    def send(self, message: dict[str, Any] | bytes) -> None:
+        if self.stuck:
+            return
+        try:
+            self.outbox.put_nowait(message)
+        except asyncio.QueueFull:
+            self.stuck = True  # the pump closes the socket; the client reconnects and refetches
+
+    def end(self, message: dict[str, Any]) -> None:
+        """Send `message`, then close the socket (the canvas was renamed or deleted)."""
+        self.send(message)
+        self.send(END)
+
+    async def pump(self) -> None:
+        while not self.stuck:
+            message = await self.outbox.get()
+            if message is END:
+                await self.websocket.close(1000, "canvas gone")
+                return
+            if isinstance(message, bytes):
+                await self.websocket.send_bytes(message)
+            else:
+                await self.websocket.send_text(json.dumps(message, separators=(",", ":")))
+        await self.websocket.close(1013, "too slow: messages piled up")
+
+
+class Broadcaster:
+    def __init__(self, canvases: Canvases) -> None:
+        self.canvases = canvases
+        self.clients: dict[str, set[Client]] = {}
+        self._tasks: set[asyncio.Task] = set()
+
+    def join(self, client: Client) -> None:
+        self.clients.setdefault(client.canvas, set()).add(client)
+
+    def leave(self, client: Client) -> None:
+        viewers = self.clients.get(client.canvas, set())
+        viewers.discard(client)
+        if not viewers:
+            self.clients.pop(client.canvas, None)
+
+    def viewers(self, canvas: str) -> set[Client]:
+        return self.clients.get(canvas, set())
+
+    def send(self, canvas: str, message: dict[str, Any] | bytes) -> None:
+        for client in list(self.viewers(canvas)):
+            client.send(message)
+
+    def spawn(self, work: Any) -> None:
+        """Run a coroutine in the background, keeping a reference so it is not collected."""
+        task = asyncio.ensure_future(work)
+        self._tasks.add(task)
+        task.add_done_callback(self._done)
+
+    def _done(self, task: asyncio.Task) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("background task failed", exc_info=task.exception())
+
+    # -- job events (on the loop) ----------------------------------------------------------
+
+    def job_event(self, job: Job, event: Any) -> None:
+        canvas, head = job.canvas, {"job": job.id}
+        if isinstance(event, JobQueued):
+            self.send(canvas, {"type": "job.queued", **head, "kind": job.kind, "client": job.client, "position": event.position})
+        elif isinstance(event, JobPlanned):
+            windows = [box(rect) for rect in event.windows]
+            self.send(canvas, {"type": "job.started", **head, "rev": event.rev, "level": event.level, "windows": windows})
+        elif isinstance(event, WindowProgress):
+            self._progress(job, event)
+        elif isinstance(event, WindowCommitted):
+            self.send(canvas, {"type": "window.committed", **head, "window": event.window, "windows": event.windows,
+                               "rect": box(event.rect), "level": event.level, "rev": event.rev})
+            self.spawn(self.refresh(canvas, event.rect.to_level(event.level, 0), event.rev))
+        elif isinstance(event, CandidatesStaged):
+            self._candidates(job, event)
+        elif isinstance(event, JobFinished):
+            self._finished(job, event)
+
+    def _progress(self, job: Job, event: WindowProgress) -> None:
+        self.send(job.canvas, {"type": "job.progress", "job": job.id, "window": event.window, "windows": event.windows,
+                               "step": event.step, "steps": event.steps, "rect": box(event.rect)})
+        if event.preview is not None:
+            h, w = event.preview.shape[:2]
+            header = {"type": "preview", "job": job.id, "window": event.window, "w": w, "h": h, "format": "rgb"}
+            self.send(job.canvas, encode_binary(header, event.preview[..., :3].astype("uint8").tobytes()))
+
+    def _candidates(self, job: Job, event: CandidatesStaged) -> None:
+        self.send(job.canvas, {"type": "candidates", "job": job.id, "window": event.window, "count": len(event.candidates),
+                               "rect": box(event.rect), "level": event.level})
+        for index, rgba in enumerate(event.candidates):
+            header = {"type": "candidate", "job": job.id, "window": event.window, "index": index, **box(event.rect),
+                      "level": event.level, "format": "rgba"}
+            self.send(job.canvas, encode_binary(header, rgba.tobytes()))
+
+    def _finished(self, job: Job, event: JobFinished) -> None:
+        if event.status == "failed":
+            message = {"type": "job.failed", "job": job.id, "code": event.code, "reason": event.reason, "rev": event.rev}
+        else:
+            message = {"type": "job.done", "job": job.id, "status": event.status, "rev": event.rev,
+                       "windows": event.windows, "seconds": round(event.seconds, 3)}
+        self.send(job.canvas, message)
+        if job.done is not None and not job.done.done():
+            job.done.set_result(event)
+        if event.rev:
+            self.spawn(self.history_changed(job.canvas))
+
+    # -- pixels and history ----------------------------------------------------------------
+
+    async def history_changed(self, canvas: str) -> None:
+        store = self.canvases.store(canvas)
+        self.send(canvas, await asyncio.to_thread(history, store))
+
+    async def refresh(self, canvas: str, area: Rect, rev: int) -> None:
+        """Tell every viewer that tiles over `area` (level 0) changed; push the ones it sees."""
+        store = self.canvases.store(canvas)
+        clients = list(self.viewers(canvas))
+        wanted = {client: _visible_tiles(client.viewport, area) for client in clients}
+        keys = {key for tiles in wanted.values() for key in tiles}
+        frames, bounds = await asyncio.to_thread(_read_tiles, store, keys)
+        for client in clients:
+            tiles = wanted[client]
+            client.send({"type": "tiles.invalidated", "rect": box(area), "level": 0, "rev": rev, "pushed": len(tiles),
+                         "bounds": box(bounds)})
+            for key in tiles:
+                client.send(frames[key])
+
+
+def _visible_tiles(viewport: Viewport | None, area: Rect) -> list[tuple[int, int, int]]:
+    if viewport is None:
+        return []
+    seen = area.to_level(0, viewport.level).intersect(viewport.rect)
+    tiles = [(viewport.level, tx, ty) for tx, ty in seen.tiles(TILE)] if not seen.empty else []
+    return tiles if len(tiles) <= MAX_PUSH_TILES else []
+
+
+def _read_tiles(store: Store, keys: set[tuple[int, int, int]]) -> tuple[dict[tuple[int, int, int], bytes], Rect]:
+    """The tile frames to push, and the known area's bounds (level 0) after the change."""
+    frames = {}
+    for level, tx, ty in keys:
+        rgba = store.read(level, Rect(tx * TILE, ty * TILE, TILE, TILE))
+        rev = store.tile_revision(level, tx, ty)
+        header = {"type": "tile", "level": level, "tx": tx, "ty": ty, "rev": rev, "w": TILE, "h": TILE, "format": "rgba"}
+        frames[level, tx, ty] = encode_binary(header, rgba.tobytes())
+    return frames, store.bounds(0)

@@ -1,0 +1,218 @@
+"""The websocket protocol, version 1: frames, message fields and their validation.
+
+Text frames hold one JSON object `{"type": ..., "id": ..., ...}`. Binary frames are a
+4-byte big-endian header length, a UTF-8 JSON header (shaped like a text message), then
+raw pixels. Everything a client sends passes through here and comes out typed (a `Rect`,
+a `JobSpec`) or raises `ApiError` with a stable code; see docs/protocol.md.
+
+    message = parse_text('{"type": "expand", "down": 512}')
+    spec, auto = job_spec(message, Expand(down=512))
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import struct
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from canvas.jobs import Expand, Frame, Inpaint, JobError, JobSpec, TilerSettings
+from canvas.jobs.spec import MAX_GROW, MAX_LEVEL
+from canvas.painters import PaintRequest
+from canvas.server import limits
+from canvas.server.errors import ApiError, bad, too_large
+from tiler.rect import Rect
+
+VERSION = 1
+COMMANDS = ("subscribe", "outpaint", "expand", "inpaint", "cancel", "undo", "redo", "accept", "discard", "history", "ping")
+_MISSING = object()
+
+# Parameters of a job, with the bounds a client may ask for. The job's own classes
+# (TilerSettings, JobSpec) check the rest and raise JobError, mapped to `bad_params`.
+PARAMS = {
+    "prompt", "negative_prompt", "seed", "steps", "guidance", "strength", "candidates",
+    "auto_accept", "patch_size", "window", "context", "pad", "feather", "prefill", "colour_match",
+}
+
+
+def parse_text(data: str) -> dict[str, Any]:
+    if len(data) > limits.MAX_TEXT_FRAME:
+        raise too_large(f"a text frame may hold at most {limits.MAX_TEXT_FRAME} bytes, got {len(data)}")
+    try:
+        message = json.loads(data)
+    except ValueError as exc:
+        raise bad(f"not JSON: {exc}", "bad_json") from None
+    return _check_message(message)
+
+
+def parse_binary(data: bytes) -> tuple[dict[str, Any], bytes]:
+    """Split a binary frame into its JSON header and its payload."""
+    if len(data) > limits.MAX_BINARY_FRAME:
+        raise too_large(f"a binary frame may hold at most {limits.MAX_BINARY_FRAME} bytes, got {len(data)}")
+    if len(data) < 4:
+        raise bad("a binary frame starts with a 4-byte header length", "bad_frame")
+    (size,) = struct.unpack(">I", data[:4])
+    if size > limits.MAX_HEADER or 4 + size > len(data):
+        raise bad(f"the header length {size} does not fit the frame (at most {limits.MAX_HEADER})", "bad_frame")
+    try:
+        header = json.loads(data[4 : 4 + size].decode("utf-8"))
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise bad(f"the binary frame's header is not JSON: {exc}", "bad_json") from None
+    return _check_message(header), data[4 + size :]
+
+
+def encode_binary(header: dict[str, Any], payload: bytes | memoryview) -> bytes:
+    head = json.dumps(header, separators=(",", ":")).encode()
+    return struct.pack(">I", len(head)) + head + bytes(payload)
+
+
+def _check_message(message: Any) -> dict[str, Any]:
+    if not isinstance(message, dict):
+        raise bad("a message is a JSON object with a \"type\"", "bad_message")
+    kind = message.get("type")
+    if not isinstance(kind, str):
+        raise bad("a message needs a string \"type\"", "missing_field")
+    if kind not in COMMANDS:
+        raise bad(f"unknown message type {kind[:40]!r}; expected one of {', '.join(COMMANDS)}", "unknown_type")
+    request_id = message.get("id")
+    if request_id is not None and not (isinstance(request_id, (str, int)) and not isinstance(request_id, bool) and len(str(request_id)) <= 64):
+        raise bad("\"id\" must be a string or integer of at most 64 characters", "bad_field")
+    return message
+
+
+# -- fields ------------------------------------------------------------------------------
+
+
+def integer(message: dict[str, Any], key: str, low: int, high: int, default: Any = _MISSING) -> int:
+    value = _get(message, key, default)
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise bad(f"{key} must be a whole number, got {_show(value)}", "bad_field")
+    if not low <= value <= high:
+        raise bad(f"{key} must be between {low} and {high}, got {value}", "out_of_range")
+    return value
+
+
+def number(message: dict[str, Any], key: str, low: float, high: float, default: Any = _MISSING) -> float:
+    value = _get(message, key, default)
+    if not isinstance(value, (int, float)) or isinstance(value, bool) or not math.isfinite(value):
+        raise bad(f"{key} must be a number, got {_show(value)}", "bad_field")
+    if not low <= value <= high:
+        raise bad(f"{key} must be between {low} and {high}, got {value}", "out_of_range")
+    return float(value)
+
+
+def text(message: dict[str, Any], key: str, longest: int, default: Any = _MISSING) -> str:
+    value = _get(message, key, default)
+    if not isinstance(value, str):
+        raise bad(f"{key} must be a string, got {_show(value)}", "bad_field")
+    if len(value) > longest:
+        raise bad(f"{key} may be at most {longest} characters, got {len(value)}", "out_of_range")
+    return value
+
+
+def flag(message: dict[str, Any], key: str, default: Any = _MISSING) -> bool:
+    value = _get(message, key, default)
+    if not isinstance(value, bool):
+        raise bad(f"{key} must be true or false, got {_show(value)}", "bad_field")
+    return value
+
+
+def rect(message: dict[str, Any], side: int, pixels: int | None = None) -> Rect:
+    """The rectangle x, y, w, h of a message, bounded a side and in area."""
+    x = integer(message, "x", -limits.MAX_COORD, limits.MAX_COORD)
+    y = integer(message, "y", -limits.MAX_COORD, limits.MAX_COORD)
+    w = integer(message, "w", 1, side)
+    h = integer(message, "h", 1, side)
+    if pixels is not None and w * h > pixels:
+        raise bad(f"{w}x{h} px is more than the {pixels} px allowed", "out_of_range")
+    return Rect(x, y, w, h)
+
+
+def level(message: dict[str, Any]) -> int:
+    return integer(message, "level", 0, MAX_LEVEL, 0)
+
+
+def _get(message: dict[str, Any], key: str, default: Any) -> Any:
+    if key in message:
+        return message[key]
+    if default is _MISSING:
+        raise bad(f"missing field {key!r}", "missing_field")
+    return default
+
+
+def _show(value: Any) -> str:
+    shown = json.dumps(value) if not isinstance(value, (bytes, bytearray)) else "bytes"
+    return shown if len(shown) <= 40 else shown[:37] + "..."
+
+
+# -- commands ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Viewport:
+    level: int
+    rect: Rect
+
+
+def viewport(message: dict[str, Any]) -> Viewport:
+    return Viewport(level(message), rect(message, limits.MAX_VIEWPORT_SIDE))
+
+
+def expand_target(message: dict[str, Any]) -> Expand:
+    sides = {side: integer(message, side, 0, MAX_GROW, 0) for side in ("left", "right", "up", "down")}
+    return _job(Expand, **sides)
+
+
+def frame_target(message: dict[str, Any]) -> Frame:
+    return Frame(rect(message, limits.MAX_FRAME_SIDE, limits.MAX_FRAME_PIXELS))
+
+
+def inpaint_target(message: dict[str, Any], payload: bytes) -> Inpaint:
+    box = rect(message, limits.MAX_FRAME_SIDE, limits.MAX_FRAME_PIXELS)
+    if len(payload) != box.w * box.h:
+        raise bad(f"the mask must be w*h = {box.w * box.h} bytes (one a pixel), got {len(payload)}", "bad_mask")
+    mask = np.frombuffer(payload, dtype=np.uint8).reshape(box.h, box.w) != 0
+    return _job(Inpaint, mask, box.x, box.y)
+
+
+def job_spec(message: dict[str, Any], target: Any) -> tuple[JobSpec, bool]:
+    """The JobSpec a command asks for, and whether its candidates are accepted unasked."""
+    params = message.get("params", {})
+    if not isinstance(params, dict):
+        raise bad("params must be an object", "bad_field")
+    unknown = sorted(set(params) - PARAMS)
+    if unknown:
+        raise bad(f"unknown parameter {unknown[0][:40]!r}; known: {', '.join(sorted(PARAMS))}", "bad_field")
+    defaults = TilerSettings()
+    request = PaintRequest(
+        prompt=text(params, "prompt", limits.MAX_PROMPT, ""),
+        negative_prompt=text(params, "negative_prompt", limits.MAX_PROMPT, ""),
+        seed=integer(params, "seed", 0, 2**32 - 1, 0),
+        steps=integer(params, "steps", 1, 150, 25),
+        guidance=number(params, "guidance", 0.0, 30.0, 7.0),
+        strength=number(params, "strength", 0.0, 1.0, 1.0),
+        candidates=integer(params, "candidates", 1, 4, 1),
+        options={"patch_size": integer(params, "patch_size", 1, 32)} if "patch_size" in params else {},
+    )
+    settings = _job(
+        TilerSettings,
+        window=integer(params, "window", 512, 1024, defaults.window),
+        context=number(params, "context", 0.0, 1.0, defaults.context),
+        pad=integer(params, "pad", 0, 1024, defaults.pad),
+        feather=integer(params, "feather", 0, 1024, defaults.feather),
+        prefill=text(params, "prefill", 32, defaults.prefill),
+        colour_match=flag(params, "colour_match", defaults.colour_match),
+    )
+    auto = flag(params, "auto_accept", request.candidates == 1)
+    return _job(JobSpec, target, request=request, tiler=settings, level=level(message)), auto
+
+
+def _job(cls: Any, *args: Any, **kwargs: Any) -> Any:
+    """Build a job class, turning its JobError into the protocol's typed error."""
+    try:
+        return cls(*args, **kwargs)
+    except JobError as exc:
+        raise ApiError("bad_params", str(exc)) from None

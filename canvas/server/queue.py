@@ -1,0 +1,257 @@
+"""The job queue: one painter worker thread paints every canvas's jobs, one at a time.
+
+Painting never runs on the event loop. The worker reports what happens by posting
+events to the loop (`loop.call_soon_threadsafe`), where the broadcaster turns them into
+messages for every client on the canvas. A job staging candidates blocks the worker
+until someone on the canvas accepts or discards (or cancels): one painter, one job.
+
+    queue = JobQueue(canvases, painter, on_event=broadcaster.job_event)
+    queue.start(asyncio.get_running_loop())
+    queue.submit(Job(id=queue.new_id(), canvas="default", client="c1", kind="expand", spec=spec))
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import numpy as np
+
+from canvas.jobs import JobError, JobSpec, WindowCommitted, WindowProgress, run_job
+from canvas.painters import CancelToken, Painter
+from canvas.server import limits
+from canvas.server.canvases import Canvases
+from canvas.server.errors import ApiError, conflict
+from canvas.store import StoreError
+from tiler.rect import Rect
+
+
+class Staged:
+    """Candidates of one window waiting for a pick; the worker blocks in `wait`."""
+
+    def __init__(self, window: int, count: int) -> None:
+        self.window = window
+        self.count = count
+        self._answered = threading.Event()
+        self.choice: int | None = None
+
+    def answer(self, choice: int | None) -> None:
+        if not self._answered.is_set():
+            self.choice = choice
+            self._answered.set()
+
+    def wait(self) -> int | None:
+        self._answered.wait()
+        return self.choice
+
+
+@dataclass(eq=False)
+class Job:
+    id: str
+    canvas: str
+    client: str
+    kind: str  # expand | outpaint | inpaint | import
+    spec: JobSpec | None = None
+    auto_accept: bool = True
+    image: np.ndarray | None = None  # import: RGBA pixels placed at `at`
+    at: tuple[int, int] = (0, 0)
+    source: str = ""
+    cancel: CancelToken = field(default_factory=CancelToken)
+    state: str = "queued"  # queued | running | finished
+    staged: Staged | None = None
+    done: asyncio.Future | None = None  # set with the JobFinished, for whoever awaits it
+    last_progress: float = 0.0
+
+
+@dataclass(frozen=True)
+class JobQueued:
+    position: int
+
+
+@dataclass(frozen=True)
+class CandidatesStaged:
+    window: int
+    rect: Rect
+    level: int
+    candidates: list[np.ndarray]  # RGBA, window-sized
+
+
+@dataclass(frozen=True)
+class JobFinished:
+    status: str  # done | cancelled | failed
+    rev: int = 0
+    windows: int = 0
+    seconds: float = 0.0
+    code: str = ""  # failed: bad_job | busy | painter_failed
+    reason: str = ""
+
+
+Listener = Callable[[Job, Any], None]
+
+
+class JobQueue:
+    def __init__(self, canvases: Canvases, painter: Painter, on_event: Listener) -> None:
+        self.canvases = canvases
+        self.painter = painter
+        self.on_event = on_event
+        self.running: Job | None = None
+        self._pending: deque[Job] = deque()
+        self._cond = threading.Condition()
+        self._ids = itertools.count(1)
+        self._stopping = False
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+
+    def start(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._loop = loop
+        self._thread = threading.Thread(target=self._work, name="boundless-painter", daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Cancel what runs, drop what waits, and let the worker end."""
+        with self._cond:
+            self._stopping = True
+            jobs = list(self._pending) + ([self.running] if self.running else [])
+            self._pending.clear()
+            self._cond.notify_all()
+        for job in jobs:
+            self._cancel(job)
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+    def new_id(self) -> str:
+        return f"j{next(self._ids)}"
+
+    # -- called on the event loop ----------------------------------------------------------
+
+    def submit(self, job: Job) -> None:
+        with self._cond:
+            mine = sum(1 for j in self.jobs() if j.client == job.client)
+            if mine >= limits.MAX_QUEUED_PER_CLIENT:
+                raise conflict("queue_full", f"at most {limits.MAX_QUEUED_PER_CLIENT} jobs a client may be queued or running")
+            if len(self._pending) >= limits.MAX_QUEUED:
+                raise conflict("queue_full", f"the server has {limits.MAX_QUEUED} jobs waiting; try again later")
+            self._pending.append(job)
+            position = len(self._pending)
+            self._cond.notify()
+        self.on_event(job, JobQueued(position))
+
+    def jobs(self, canvas: str | None = None) -> list[Job]:
+        """Queued and running jobs, in order, on `canvas` (or all)."""
+        with self._cond:
+            jobs = ([self.running] if self.running else []) + list(self._pending)
+        return [job for job in jobs if canvas is None or job.canvas == canvas]
+
+    def find(self, job_id: Any, canvas: str) -> Job:
+        for job in self.jobs(canvas):
+            if job.id == job_id:
+                return job
+        raise ApiError("no_job", f"no queued or running job {str(job_id)[:40]!r} on this canvas", 404)
+
+    def cancel(self, job: Job) -> None:
+        with self._cond:
+            queued = job in self._pending
+            if queued:
+                self._pending.remove(job)
+        self._cancel(job)
+        if queued:
+            self._finish(job, JobFinished("cancelled"))
+
+    def pick(self, job: Job, choice: int | None) -> None:
+        """Accept candidate `choice` of the staged window, or discard it (None)."""
+        staged = job.staged
+        if staged is None:
+            raise conflict("no_candidates", f"job {job.id} has no candidates waiting")
+        if choice is not None and not 0 <= choice < staged.count:
+            raise ApiError("out_of_range", f"candidate must be between 0 and {staged.count - 1}, got {choice}")
+        staged.answer(choice)
+
+    def _cancel(self, job: Job) -> None:
+        job.cancel.cancel()
+        if job.staged is not None:
+            job.staged.answer(None)
+
+    # -- the worker thread -----------------------------------------------------------------
+
+    def _work(self) -> None:
+        while True:
+            with self._cond:
+                while not self._pending and not self._stopping:
+                    self._cond.wait()
+                if self._stopping:
+                    return
+                job = self.running = self._pending.popleft()
+                job.state = "running"
+            try:
+                finished = self._execute(job)
+            except BaseException as exc:  # the worker must outlive any job
+                finished = JobFinished("failed", code="painter_failed", reason=str(exc) or type(exc).__name__)
+            with self._cond:
+                self.running = None
+            self._finish(job, finished)
+
+    def _execute(self, job: Job) -> JobFinished:
+        started = time.perf_counter()
+        try:
+            store = self.canvases.store(job.canvas)
+            if job.kind == "import":
+                return self._import(job, store, started)
+            assert job.spec is not None
+            result = run_job(
+                store, self.painter, job.spec,
+                on_event=lambda event: self._relay(job, event),
+                cancel=job.cancel,
+                select=lambda index, window, painted: self._select(job, index, window.rect, painted.candidates),
+            )
+        except JobError as exc:
+            return JobFinished("failed", code="bad_job", reason=str(exc))
+        except (StoreError, ApiError) as exc:
+            return JobFinished("failed", code="busy", reason=str(exc))
+        except Exception as exc:
+            return JobFinished("failed", code="painter_failed", reason=str(exc) or type(exc).__name__)
+        return JobFinished(result.status, result.rev, result.windows_done, result.seconds)
+
+    def _import(self, job: Job, store: Any, started: float) -> JobFinished:
+        assert job.image is not None
+        x, y = job.at
+        rev = store.import_image(job.image, x, y, params={"source": job.source} if job.source else None)
+        h, w = job.image.shape[:2]
+        self._post(job, WindowCommitted(0, 1, Rect(x, y, w, h), 0, rev))
+        return JobFinished("done", rev, 1, time.perf_counter() - started)
+
+    def _relay(self, job: Job, event: Any) -> None:
+        if isinstance(event, WindowProgress):
+            # Painters may report every step; clients need a few updates a second.
+            now = time.monotonic()
+            if event.step < event.steps and now - job.last_progress < limits.PROGRESS_INTERVAL:
+                return
+            job.last_progress = now
+        self._post(job, event)
+
+    def _select(self, job: Job, index: int, rect: Rect, candidates: list[np.ndarray]) -> int | None:
+        if job.auto_accept or len(candidates) == 1:
+            return 0
+        staged = job.staged = Staged(index, len(candidates))
+        assert job.spec is not None
+        self._post(job, CandidatesStaged(index, rect, job.spec.level, candidates))
+        if job.cancel.cancelled:
+            staged.answer(None)
+        choice = staged.wait()
+        job.staged = None
+        return choice
+
+    def _finish(self, job: Job, finished: JobFinished) -> None:
+        job.state = "finished"
+        self._post(job, finished)
+
+    def _post(self, job: Job, event: Any) -> None:
+        if self._loop is not None and not self._loop.is_closed():
+            try:
+                self._loop.call_soon_threadsafe(self.on_event, job, event)
+            except RuntimeError:  # the loop closed in between: the server is shutting down
+                pass

@@ -1,0 +1,197 @@
+"""HTTP: what is cacheable or bulky. Canvases (list, create, rename, delete), tiles as PNG
+with revision ETags, image upload, PNG export. Errors are `{"error": {code, message}}`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import json
+import warnings
+from typing import Any
+
+import numpy as np
+from PIL import Image
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from canvas.server import limits
+from canvas.server.canvases import check_name
+from canvas.server.errors import ApiError, bad, too_large
+from canvas.server.queue import Job, JobFinished
+from canvas.server.state import ServerState
+from canvas.store import Store
+from tiler.rect import Rect
+
+MAX_JSON_BODY = 16 * 1024
+MAX_TILE_LEVEL = 40
+TILE = Store.TILE
+
+
+def _state(request: Request) -> ServerState:
+    return request.app.state.server
+
+
+async def list_canvases(request: Request) -> JSONResponse:
+    canvases = _state(request).canvases
+    return JSONResponse({"default": canvases.default, "canvases": [canvases.describe(name) for name in canvases.names()]})
+
+
+async def create_canvas(request: Request) -> JSONResponse:
+    canvases = _state(request).canvases
+    name = check_name((await _json(request)).get("name"))
+    await asyncio.to_thread(canvases.create, name)
+    return JSONResponse(canvases.describe(name), 201)
+
+
+async def rename_canvas(request: Request) -> JSONResponse:
+    state, old = _state(request), request.path_params["name"]
+    new = check_name((await _json(request)).get("name"))
+    state.check_idle(old)
+    state.canvases.rename(old, new)
+    for client in list(state.broadcaster.viewers(old)):
+        client.end({"type": "canvas.renamed", "canvas": old, "name": new})
+    return JSONResponse(state.canvases.describe(new))
+
+
+async def delete_canvas(request: Request) -> Response:
+    state, name = _state(request), request.path_params["name"]
+    state.check_idle(name)
+    state.canvases.delete(name)
+    for client in list(state.broadcaster.viewers(name)):
+        client.end({"type": "canvas.deleted", "canvas": name})
+    return Response(status_code=204)
+
+
+async def tile(request: Request) -> Response:
+    """A tile of view(level) as PNG; 204 where nothing is painted. ETag: the tile's revision."""
+    store, name = _store(request)
+    level = _int(request.path_params["level"], "level", 0, MAX_TILE_LEVEL)
+    bound = limits.MAX_COORD // TILE
+    tx = _int(request.path_params["tx"], "tx", -bound, bound)
+    ty = _int(request.path_params["ty"], "ty", -bound, bound)
+    # The file's identity joins the revision, so a canvas deleted and made again under
+    # the same name never matches a cached tile of the old one.
+    rev = await asyncio.to_thread(store.tile_revision, level, tx, ty)
+    etag = f'"{_state(request).canvases.path(name).stat().st_ino:x}-{rev}"'
+    headers = {"ETag": etag, "Cache-Control": "no-cache"}
+    if etag in [tag.strip() for tag in request.headers.get("if-none-match", "").split(",")]:
+        return Response(status_code=304, headers=headers)
+    if rev == 0:
+        return Response(status_code=204, headers=headers)
+    png = await asyncio.to_thread(_tile_png, store, level, tx, ty)
+    return Response(png, media_type="image/png", headers=headers)
+
+
+async def upload(request: Request) -> JSONResponse:
+    """Place an image at (x, y) on level 0 as one revision, through the painter's queue."""
+    state, (_, name) = _state(request), _store(request)
+    x = _query_int(request, "x", 0)
+    y = _query_int(request, "y", 0)
+    data = await _body(request, limits.MAX_UPLOAD_BYTES)
+    image = await asyncio.to_thread(_decode, data)
+    job = Job(id=state.queue.new_id(), canvas=name, client="http", kind="import", image=image, at=(x, y),
+              source=request.query_params.get("name", "")[:200])
+    job.done = asyncio.get_running_loop().create_future()
+    state.queue.submit(job)
+    finished: JobFinished = await job.done
+    if finished.status != "done":
+        raise ApiError(finished.code or "cancelled", finished.reason or f"the upload was {finished.status}", 409)
+    h, w = image.shape[:2]
+    return JSONResponse({"rev": finished.rev, "job": job.id, "x": x, "y": y, "w": w, "h": h}, 201)
+
+
+async def export(request: Request) -> Response:
+    """A rectangle (default: all the content) at a level as PNG with its `parameters` chunk."""
+    store, name = _store(request)
+    level = _query_int(request, "level", 0, 0, MAX_TILE_LEVEL)
+    if "w" in request.query_params or "h" in request.query_params:
+        rect = Rect(_query_int(request, "x", 0), _query_int(request, "y", 0),
+                    _query_int(request, "w", None, 1, limits.MAX_COORD), _query_int(request, "h", None, 1, limits.MAX_COORD))
+    else:
+        rect = await asyncio.to_thread(store.bounds, level)
+        if rect.empty:
+            raise ApiError("empty", "nothing to export: the canvas is empty at that level", 404)
+    if rect.area > limits.MAX_EXPORT_PIXELS:
+        raise too_large(f"at most {limits.MAX_EXPORT_PIXELS} px per export ({rect.w}x{rect.h} asked); use a higher level")
+    out = io.BytesIO()
+    await asyncio.to_thread(store.export_png, level, rect, out)
+    disposition = f'attachment; filename="{name}-{rect.x}_{rect.y}_{rect.w}x{rect.h}-L{level}.png"'
+    return Response(out.getvalue(), media_type="image/png", headers={"Content-Disposition": disposition})
+
+
+# -- helpers -----------------------------------------------------------------------------
+
+
+def _store(request: Request) -> tuple[Store, str]:
+    name = check_name(request.path_params["name"])
+    return _state(request).canvases.store(name), name
+
+
+def _int(text: str, key: str, low: int, high: int) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise bad(f"{key} must be a whole number, got {text[:40]!r}", "bad_field") from None
+    if not low <= value <= high:
+        raise bad(f"{key} must be between {low} and {high}, got {value}", "out_of_range")
+    return value
+
+
+def _query_int(request: Request, key: str, default: int | None, low: int = -limits.MAX_COORD, high: int = limits.MAX_COORD) -> int:
+    text = request.query_params.get(key)
+    if text is None:
+        if default is None:
+            raise bad(f"missing query parameter {key!r}", "missing_field")
+        return default
+    return _int(text, key, low, high)
+
+
+async def _body(request: Request, limit: int) -> bytes:
+    """The request body, refused as soon as it grows past `limit` (never read whole first)."""
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > limit:
+        raise too_large(f"at most {limit} bytes, got {declared}")
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise too_large(f"at most {limit} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+async def _json(request: Request) -> dict[str, Any]:
+    try:
+        body = json.loads(await _body(request, MAX_JSON_BODY))
+    except ValueError:
+        raise bad("the body must be JSON", "bad_json") from None
+    if not isinstance(body, dict):
+        raise bad("the body must be a JSON object", "bad_json")
+    return body
+
+
+def _decode(data: bytes) -> np.ndarray:
+    """RGBA pixels of an uploaded image; dimensions are checked before any pixel is decoded."""
+    if not data:
+        raise bad("the upload is empty: send the image file as the request body", "bad_image")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            image = Image.open(io.BytesIO(data))
+            w, h = image.size
+            if w > limits.MAX_UPLOAD_SIDE or h > limits.MAX_UPLOAD_SIDE or w * h > limits.MAX_UPLOAD_PIXELS:
+                raise too_large(f"images may be at most {limits.MAX_UPLOAD_SIDE} px a side and "
+                                f"{limits.MAX_UPLOAD_PIXELS} px; this one is {w}x{h}")
+            return np.asarray(image.convert("RGBA"))
+    except (Image.DecompressionBombWarning, Image.DecompressionBombError) as exc:
+        raise too_large(f"refused as an image bomb: {exc}") from None
+    except (OSError, ValueError, SyntaxError) as exc:
+        raise bad(f"not an image this server can read: {exc}", "bad_image") from None
+
+
+def _tile_png(store: Store, level: int, tx: int, ty: int) -> bytes:
+    rgba = store.read(level, Rect(tx * TILE, ty * TILE, TILE, TILE))
+    out = io.BytesIO()
+    Image.fromarray(rgba).save(out, format="PNG", compress_level=1)
+    return out.getvalue()

@@ -1,0 +1,42 @@
+"""What one running server holds: its settings, canvases, painter, queue and broadcaster."""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass
+from pathlib import Path
+
+from canvas.painters import Painter
+from canvas.server.broadcast import Broadcaster
+from canvas.server.canvases import Canvases
+from canvas.server.errors import conflict
+from canvas.server.queue import JobQueue
+
+
+@dataclass(frozen=True)
+class ServerConfig:
+    data: Path  # the folder of canvases
+    canvas: Path | None = None  # served as the default canvas, named after its stem
+    token: str | None = None
+
+
+class ServerState:
+    def __init__(self, config: ServerConfig, painter: Painter) -> None:
+        self.config = config
+        self.painter = painter
+        self.canvases = Canvases(config.data, config.canvas)
+        self.broadcaster = Broadcaster(self.canvases)
+        self.queue = JobQueue(self.canvases, painter, self.broadcaster.job_event)
+        self._client_ids = itertools.count(1)
+
+    def new_client_id(self) -> str:
+        return f"c{next(self._client_ids)}"
+
+    def check_idle(self, canvas: str) -> None:
+        """Refuse to rename or delete a canvas that has a job queued or running."""
+        if self.queue.jobs(canvas):
+            raise conflict("job_running", f"canvas {canvas!r} has a job queued or running; cancel it first")
+
+    def close(self) -> None:
+        self.queue.stop()
+        self.canvases.close()

@@ -1,0 +1,381 @@
+/**
+ * The wiring: one canvas, its websocket, the tile layer, the view, the frame and brush,
+ * the panel, jobs and history. Opening `/` shows the default canvas (or `/?canvas=NAME`),
+ * fitted to what it holds.
+ *
+ *   <script type="module" src="app.js"></script>   // window.boundless is the App
+ */
+
+import { Brush } from "./brush.js";
+import { Connection } from "./connection.js";
+import { Frame } from "./frame.js";
+import { Rect, TILE } from "./geometry.js";
+import { HistoryList } from "./history.js";
+import { Jobs } from "./jobs.js";
+import { Panel } from "./panel.js";
+import { TileLayer } from "./tiles.js";
+import { View } from "./view.js";
+
+const $ = (id) => document.getElementById(id);
+const MAX_VIEWPORT = 8192;
+
+export class App {
+  constructor(name) {
+    this.name = name;
+    this.bounds = new Rect();
+    this.head = 0;
+    this.topLevel = 0;
+    this.fitted = false;
+    this.subscribed = null;
+    this.drawPending = false;
+    this.canvas = $("canvas");
+    this.ctx = this.canvas.getContext("2d");
+    this.view = new View(this.canvas);
+    this.layer = new TileLayer((level, tx, ty) => `/api/canvases/${encodeURIComponent(name)}/tiles/${level}/${tx}/${ty}.png`);
+    this.conn = new Connection(`/ws/${encodeURIComponent(name)}`);
+    this.panel = new Panel($("settings"), "boundless.settings");
+    this.frame = new Frame($("overlay"), this.view);
+    this.brush = new Brush(this.frame, this.view);
+    this.jobs = new Jobs(this.conn, document, (text, bad) => this.toast(text, bad));
+    this.history = new HistoryList($("history"));
+    $("canvas-name").textContent = name;
+
+    const redraw = () => this.requestDraw();
+    this.view.onchange = redraw;
+    this.layer.onchange = redraw;
+    this.jobs.onchange = () => { this.updateButtons(); redraw(); };
+    this.frame.onchange = (rect) => { this.brush.follow(rect); localStorage.setItem(this.key("frame"), JSON.stringify(rect.box())); redraw(); };
+    this.brush.size = this.panel.value("brush_size");
+    this.panel.onchange = (key) => this.settingChanged(key);
+    this.settingChanged(null);
+    this.restoreFrame();
+
+    this.listen();
+    this.bindControls();
+    new ResizeObserver(() => this.view.resize()).observe(this.canvas);
+    this.conn.open();
+  }
+
+  key(what) { return `boundless.${this.name}.${what}`; }
+
+  restoreFrame() {
+    try {
+      const saved = JSON.parse(localStorage.getItem(this.key("frame")) || "null");
+      if (saved) { this.frame.set(Rect.of(saved)); this.frameRestored = true; }
+    } catch { /* a bad saved frame: keep the default */ }
+  }
+
+  settingChanged(key) {
+    if (key === null || key === "brush_size") {
+      this.brush.size = this.panel.value("brush_size");
+      $("brush-size-out").textContent = String(this.brush.size);
+    }
+  }
+
+  // -- server events ---------------------------------------------------------------------
+
+  listen() {
+    const c = this.conn;
+    c.on("status", ({ state, retryAt }) => this.showStatus(state, retryAt));
+    c.on("welcome", (m) => {
+      this.bounds = Rect.of(m.bounds);
+      this.head = m.head;
+      this.topLevel = m.top_level;
+      this.frame.known = this.bounds;
+      if (!this.fitted) {
+        this.fitted = true;
+        this.view.fit(this.bounds);
+        if (!this.frameRestored) this.placeFrame();
+      } else {
+        this.layer.revalidateAll();
+      }
+      this.subscribed = null;
+      this.jobs.restore(m.jobs);
+      this.subscribe();
+      c.request({ type: "history" }).then((h) => this.showHistory(h)).catch(() => {});
+      this.frame.layout();
+      this.requestDraw();
+    });
+    c.on("tiles.invalidated", (m) => {
+      const area = Rect.of(m.rect);
+      if (m.bounds) { this.bounds = Rect.of(m.bounds); this.frame.known = this.bounds; this.frame.layout(); }
+      this.layer.invalidate(area, m.pushed ? this.expectedPushes(area) : new Set());
+    });
+    c.on("tile", (m) => this.layer.put(m.level, m.tx, m.ty, m.payload));
+    c.on("history.changed", (m) => this.showHistory(m));
+    c.on("canvas.deleted", () => this.toast("This canvas was deleted.", true));
+    c.on("canvas.renamed", (m) => {
+      this.toast(`This canvas was renamed to ${m.name}; reopening it.`);
+      setTimeout(() => { location.search = `?canvas=${encodeURIComponent(m.name)}`; }, 800);
+    });
+  }
+
+  /** The tile keys the server pushes for a change over `area`: our viewport's, at its level. */
+  expectedPushes(area) {
+    const sub = this.subscribed;
+    if (!sub) return new Set();
+    const seen = area.toLevel(0, sub.level).intersect(sub.rect);
+    const keys = [...seen.tiles(TILE)].map(([tx, ty]) => this.layer.key(sub.level, tx, ty));
+    return keys.length <= 64 ? new Set(keys) : new Set();
+  }
+
+  showHistory(m) {
+    this.head = m.head;
+    this.history.show(m);
+    this.updateButtons();
+  }
+
+  showStatus(state, retryAt) {
+    const el = $("status");
+    el.dataset.state = state;
+    clearInterval(this.statusTimer);
+    const text = $("status-text");
+    $("reconnect").hidden = state !== "waiting" && state !== "stopped";
+    if (state === "open") text.textContent = "Connected";
+    else if (state === "connecting") text.textContent = "Connecting…";
+    else if (state === "stopped") text.textContent = "Disconnected";
+    else {
+      const tick = () => { text.textContent = `Offline · retrying in ${Math.max(0, Math.ceil((retryAt - Date.now()) / 1000))} s`; };
+      tick();
+      this.statusTimer = setInterval(tick, 500);
+    }
+    this.updateButtons();
+  }
+
+  // -- drawing ---------------------------------------------------------------------------
+
+  requestDraw() {
+    if (this.drawPending) return;
+    this.drawPending = true;
+    requestAnimationFrame(() => { this.drawPending = false; this.draw(); });
+  }
+
+  draw() {
+    const { view, ctx, canvas } = this;
+    const w = Math.round(view.width * view.ratio), h = Math.round(view.height * view.ratio);
+    if (canvas.width !== w || canvas.height !== h) { canvas.width = w; canvas.height = h; }
+    ctx.setTransform(view.ratio, 0, 0, view.ratio, 0, 0);
+    ctx.clearRect(0, 0, view.width, view.height);
+    this.drawGrid();
+    const level = view.level(Math.max(this.topLevel, 0) + 4);
+    ctx.imageSmoothingEnabled = view.scale * view.ratio < 1;
+    this.layer.draw(ctx, view, level);
+    this.drawBounds();
+    this.jobs.drawOverlay(ctx, view);
+    this.frame.element.classList.toggle("choosing", Boolean(this.jobs.candidates));
+    this.frame.layout();
+    this.placeExpandButtons();
+    $("zoom").textContent = `${Math.round(view.scale * 100)}% · level ${level}`;
+    this.subscribe();
+  }
+
+  drawGrid() {
+    const { ctx, view } = this;
+    let step = 256;
+    while (step * view.scale < 48) step *= 4;
+    const r = view.visibleRect();
+    ctx.strokeStyle = "rgba(255, 255, 255, 0.035)";
+    ctx.lineWidth = 1;
+    ctx.beginPath();
+    for (let x = Math.floor(r.x / step) * step; x <= r.x1; x += step) { const sx = Math.round(view.toScreen(x, 0)[0]) + 0.5; ctx.moveTo(sx, 0); ctx.lineTo(sx, view.height); }
+    for (let y = Math.floor(r.y / step) * step; y <= r.y1; y += step) { const sy = Math.round(view.toScreen(0, y)[1]) + 0.5; ctx.moveTo(0, sy); ctx.lineTo(view.width, sy); }
+    ctx.stroke();
+  }
+
+  drawBounds() {
+    if (this.bounds.empty) return;
+    const { ctx, view } = this;
+    const [x0, y0] = view.toScreen(this.bounds.x, this.bounds.y);
+    const [x1, y1] = view.toScreen(this.bounds.x1, this.bounds.y1);
+    ctx.save();
+    ctx.strokeStyle = "rgba(255, 255, 255, 0.22)";
+    ctx.setLineDash([4, 4]);
+    ctx.strokeRect(Math.round(x0) - 0.5, Math.round(y0) - 0.5, Math.round(x1 - x0) + 1, Math.round(y1 - y0) + 1);
+    ctx.restore();
+  }
+
+  placeExpandButtons() {
+    const b = this.bounds, v = this.view;
+    for (const button of document.querySelectorAll(".expand")) {
+      button.hidden = b.empty;
+      if (b.empty) continue;
+      const [x0, y0] = v.toScreen(b.x, b.y);
+      const [x1, y1] = v.toScreen(b.x1, b.y1);
+      const clampX = (x) => Math.min(v.width - 44, Math.max(10, x));
+      const clampY = (y) => Math.min(v.height - 110, Math.max(10, y)); // the dock keeps the bottom
+      const mx = clampX((Math.max(x0, 0) + Math.min(x1, v.width)) / 2 - 17);
+      const my = clampY((Math.max(y0, 0) + Math.min(y1, v.height)) / 2 - 17);
+      const pos = {
+        up: [mx, clampY(y0 - 56)], down: [mx, clampY(y1 + 22)],
+        left: [clampX(x0 - 56), my], right: [clampX(x1 + 22), my],
+      }[button.dataset.side];
+      button.style.left = `${Math.round(pos[0])}px`;
+      button.style.top = `${Math.round(pos[1])}px`;
+      button.title = `Expand ${button.dataset.side === "up" || button.dataset.side === "down" ? button.dataset.side + "wards" : "to the " + button.dataset.side} by ${this.panel.value("expand")} px`;
+    }
+  }
+
+  /** Tell the server which tiles we look at (with a tile of margin), when that changes. */
+  subscribe() {
+    if (!this.conn.isOpen) return;
+    const level = this.view.level(Math.max(this.topLevel, 0) + 4);
+    const seen = this.view.visibleRect().toLevel(0, level);
+    const x0 = Math.floor(seen.x / TILE) * TILE - TILE, y0 = Math.floor(seen.y / TILE) * TILE - TILE;
+    const x1 = Math.ceil(seen.x1 / TILE) * TILE + TILE, y1 = Math.ceil(seen.y1 / TILE) * TILE + TILE;
+    const rect = new Rect(x0, y0, Math.min(MAX_VIEWPORT, x1 - x0), Math.min(MAX_VIEWPORT, y1 - y0));
+    if (this.subscribed && this.subscribed.level === level && this.subscribed.rect.equals(rect)) return;
+    this.subscribed = { level, rect };
+    this.conn.request({ type: "subscribe", level, ...rect.box() }).catch(() => { this.subscribed = null; });
+  }
+
+  // -- commands --------------------------------------------------------------------------
+
+  /** A first frame: straddling the right border of what is known, or at the origin. */
+  placeFrame() {
+    const b = this.bounds;
+    if (b.empty) this.frame.set(new Rect(0, 0, 512, 512));
+    else this.frame.set(new Rect(b.x1 - 256, Math.round(b.y + b.h / 2 - 256), 512, 512));
+  }
+
+  async run(message, payload = null) {
+    try {
+      const ok = await this.conn.request({ ...message, params: this.panel.params() }, payload);
+      this.jobs.submitted(ok.job);
+      return ok;
+    } catch (err) {
+      this.toast(err.message, true);
+      return null;
+    }
+  }
+
+  generate() { return this.run({ type: "outpaint", level: 0, ...this.frame.rect.box() }); }
+
+  inpaint() {
+    const mask = this.brush.bytes();
+    if (!mask) { this.toast("Paint the part to repaint with the brush first."); return null; }
+    return this.run({ type: "inpaint", level: 0, ...this.frame.rect.box() }, mask);
+  }
+
+  expand(side) { return this.run({ type: "expand", level: 0, [side]: this.panel.value("expand") }); }
+
+  async move(which) {
+    try { await this.conn.request({ type: which }); } catch (err) { this.toast(err.message, true); }
+  }
+
+  async upload(file) {
+    if (!file) return;
+    const r = this.frame.rect;
+    const url = `/api/canvases/${encodeURIComponent(this.name)}/upload?x=${r.x}&y=${r.y}&name=${encodeURIComponent(file.name)}`;
+    this.toast(`Placing ${file.name}…`);
+    try {
+      const response = await fetch(url, { method: "POST", body: file });
+      const body = await response.json();
+      if (!response.ok) throw new Error(body.error ? body.error.message : response.statusText);
+      this.toast(`Placed ${file.name} (${body.w} × ${body.h}).`);
+    } catch (err) {
+      this.toast(`Upload failed: ${err.message}`, true);
+    }
+  }
+
+  exportPng(whole) {
+    const r = this.frame.rect;
+    const query = whole ? "" : `?x=${r.x}&y=${r.y}&w=${r.w}&h=${r.h}&level=0`;
+    const a = document.createElement("a");
+    a.href = `/api/canvases/${encodeURIComponent(this.name)}/export.png${query}`;
+    a.download = "";
+    document.body.append(a);
+    a.click();
+    a.remove();
+  }
+
+  setTool(tool) {
+    this.brush.mode = tool === "move" ? null : tool;
+    for (const b of document.querySelectorAll("[data-tool]")) b.setAttribute("aria-pressed", String(b.dataset.tool === tool));
+  }
+
+  updateButtons() {
+    const open = this.conn.isOpen;
+    for (const id of ["generate", "inpaint", "undo", "redo"]) $(id).disabled = !open;
+    for (const b of document.querySelectorAll(".expand")) b.disabled = !open;
+    const revs = this.history.revisions;
+    if (open && revs.length) {
+      $("undo").disabled = !revs.some((r) => r.rev <= this.head && r.active);
+      $("redo").disabled = !revs.some((r) => r.rev > this.head);
+    }
+  }
+
+  toast(text, bad = false) {
+    const el = document.createElement("div");
+    el.className = bad ? "toast bad" : "toast";
+    el.textContent = text;
+    $("toasts").append(el);
+    setTimeout(() => el.remove(), bad ? 6000 : 3000);
+  }
+
+  bindControls() {
+    $("generate").onclick = () => this.generate();
+    $("inpaint").onclick = () => this.inpaint();
+    $("undo").onclick = () => this.move("undo");
+    $("redo").onclick = () => this.move("redo");
+    $("reconnect").onclick = () => this.conn.reconnect();
+    $("fit").onclick = () => this.view.fit(this.bounds);
+    $("export-frame").onclick = () => this.exportPng(false);
+    $("export-all").onclick = () => this.exportPng(true);
+    $("upload").onclick = () => $("upload-file").click();
+    $("upload-file").onchange = (e) => { this.upload(e.target.files[0]); e.target.value = ""; };
+    $("random-seed").onclick = () => this.panel.set("seed", Math.floor(Math.random() * 2 ** 32));
+    $("clear-mask").onclick = () => this.brush.clear();
+    $("reset-settings").onclick = () => this.panel.reset();
+    for (const b of document.querySelectorAll("[data-preset]")) b.onclick = () => this.frame.preset(Number(b.dataset.preset));
+    for (const b of document.querySelectorAll("[data-tool]")) b.onclick = () => this.setTool(b.dataset.tool);
+    for (const b of document.querySelectorAll(".expand")) b.onclick = () => this.expand(b.dataset.side);
+
+    const stage = $("stage");
+    let depth = 0;
+    stage.addEventListener("dragenter", (e) => { if ([...e.dataTransfer.types].includes("Files")) { depth++; $("drop-hint").hidden = false; } });
+    stage.addEventListener("dragleave", () => { depth = Math.max(0, depth - 1); if (!depth) $("drop-hint").hidden = true; });
+    stage.addEventListener("dragover", (e) => e.preventDefault());
+    stage.addEventListener("drop", (e) => {
+      e.preventDefault();
+      depth = 0;
+      $("drop-hint").hidden = true;
+      const file = [...e.dataTransfer.files].find((f) => f.type.startsWith("image/"));
+      if (file) this.upload(file); else this.toast("Drop an image file.", true);
+    });
+
+    document.addEventListener("keydown", (e) => this.key_(e));
+  }
+
+  key_(e) {
+    const typing = e.target.matches("input, textarea, select");
+    const mod = e.ctrlKey || e.metaKey;
+    if (mod && e.key === "Enter") { e.preventDefault(); this.generate(); return; }
+    if (typing) return;
+    if (mod && e.key.toLowerCase() === "z") { e.preventDefault(); this.move(e.shiftKey ? "redo" : "undo"); return; }
+    if (mod && e.key.toLowerCase() === "y") { e.preventDefault(); this.move("redo"); return; }
+    if (mod || e.altKey) return;
+    if (this.jobs.candidates) {
+      const actions = { ArrowLeft: () => this.jobs.step(-1), ArrowRight: () => this.jobs.step(1), Enter: () => this.jobs.accept(), Escape: () => this.jobs.discard() };
+      if (actions[e.key] && !(e.key === "Enter" && e.target.tagName === "BUTTON")) { e.preventDefault(); actions[e.key](); return; }
+    }
+    const tools = { v: "move", b: "brush", e: "eraser" };
+    if (tools[e.key]) this.setTool(tools[e.key]);
+    else if (e.key === "f") this.view.fit(this.bounds);
+    else if (e.key === "[" || e.key === "]") this.panel.set("brush_size", Math.max(4, Math.min(256, this.brush.size + (e.key === "]" ? 8 : -8))));
+  }
+}
+
+async function start() {
+  let name = new URLSearchParams(location.search).get("canvas");
+  if (!name) {
+    try {
+      const response = await fetch("/api/canvases");
+      name = (await response.json()).default;
+    } catch {
+      name = "default";
+    }
+  }
+  window.boundless = new App(name);
+}
+
+start();

@@ -1,0 +1,117 @@
+/**
+ * The generation frame: a rectangle on level 0 that outpainting, inpainting, upload and
+ * export act on. Drag its body to move it, its edges and corners to resize it in 64 px
+ * steps; presets set 512, 768 or 1024 a side. Its edges snap to the border of the known
+ * area, and its label says how much known context it holds.
+ *
+ *   const frame = new Frame(overlayElement, view);
+ *   frame.set(new Rect(0, 0, 512, 512));
+ *   frame.known = new Rect(0, 0, 1024, 1024);    // the canvas's known bounds
+ *   frame.onchange = (rect) => save(rect);
+ */
+
+import { Rect, snap } from "./geometry.js";
+
+export const STEP = 64;
+export const MIN_SIDE = 128;
+export const MAX_SIDE = 4096;
+const SNAP_PX = 16; // screen pixels within which an edge snaps to the known area's border
+
+export class Frame {
+  constructor(parent, view) {
+    this.view = view;
+    this.rect = new Rect(0, 0, 512, 512);
+    this.known = new Rect();
+    this.onchange = () => {};
+    this.movable = true;   // false while the brush paints inside the frame
+    this.element = document.createElement("div");
+    this.element.className = "frame";
+    this.element.innerHTML = `
+      <div class="frame-label"><span class="frame-size"></span><span class="frame-context"></span></div>
+      ${["n", "s", "e", "w", "ne", "nw", "se", "sw"].map((h) => `<div class="handle handle-${h}" data-handle="${h}"></div>`).join("")}`;
+    parent.appendChild(this.element);
+    this.sizeLabel = this.element.querySelector(".frame-size");
+    this.contextLabel = this.element.querySelector(".frame-context");
+    this.listen();
+  }
+
+  set(rect) {
+    const w = Math.min(MAX_SIDE, Math.max(MIN_SIDE, snap(rect.w, STEP)));
+    const h = Math.min(MAX_SIDE, Math.max(MIN_SIDE, snap(rect.h, STEP)));
+    this.rect = new Rect(Math.round(rect.x), Math.round(rect.y), w, h);
+    this.layout();
+    this.onchange(this.rect);
+  }
+
+  /** A square preset, keeping the frame's centre. */
+  preset(side) {
+    const r = this.rect;
+    this.set(new Rect(Math.round(r.x + r.w / 2 - side / 2), Math.round(r.y + r.h / 2 - side / 2), side, side));
+  }
+
+  /** The share of the frame covered by the known area's bounds, 0..1. */
+  context() {
+    return this.rect.area ? this.rect.intersect(this.known).area / this.rect.area : 0;
+  }
+
+  layout() {
+    const [x0, y0] = this.view.toScreen(this.rect.x, this.rect.y);
+    const [x1, y1] = this.view.toScreen(this.rect.x1, this.rect.y1);
+    const style = this.element.style;
+    style.left = `${Math.round(x0)}px`;
+    style.top = `${Math.round(y0)}px`;
+    style.width = `${Math.round(x1) - Math.round(x0)}px`;
+    style.height = `${Math.round(y1) - Math.round(y0)}px`;
+    this.sizeLabel.textContent = `${this.rect.w} × ${this.rect.h}`;
+    const share = this.context();
+    this.contextLabel.textContent = share === 0 ? "no context" : share >= 0.999 ? "all known" : `${Math.round(share * 100)}% context`;
+    this.element.classList.toggle("frame-empty", share === 0);
+  }
+
+  /** Snap one coordinate to the known area's border when it is within a few screen px. */
+  snapEdge(value, edges) {
+    const reach = SNAP_PX / this.view.scale;
+    for (const edge of edges) if (Math.abs(value - edge) <= reach) return edge;
+    return value;
+  }
+
+  listen() {
+    let drag = null;
+    this.element.addEventListener("pointerdown", (event) => {
+      const handle = event.target.dataset.handle;
+      if (!handle && !this.movable) return;
+      if (event.button !== 0) return;
+      event.stopPropagation();
+      event.preventDefault();
+      this.element.setPointerCapture(event.pointerId);
+      drag = { handle, start: this.view.fromEvent(event), rect: this.rect };
+      this.element.classList.add("dragging");
+    });
+    this.element.addEventListener("pointermove", (event) => {
+      if (!drag) return;
+      const [wx, wy] = this.view.fromEvent(event);
+      const dx = wx - drag.start[0], dy = wy - drag.start[1];
+      const r = drag.rect, k = this.known, hasKnown = !k.empty;
+      const xs = hasKnown ? [k.x, k.x1] : [], ys = hasKnown ? [k.y, k.y1] : [];
+      if (!drag.handle) {
+        let x = Math.round(r.x + dx), y = Math.round(r.y + dy);
+        const sx = this.snapEdge(x, xs), sx1 = this.snapEdge(x + r.w, xs);
+        x = sx !== x ? sx : sx1 !== x + r.w ? sx1 - r.w : x;
+        const sy = this.snapEdge(y, ys), sy1 = this.snapEdge(y + r.h, ys);
+        y = sy !== y ? sy : sy1 !== y + r.h ? sy1 - r.h : y;
+        this.set(new Rect(x, y, r.w, r.h));
+        return;
+      }
+      let x0 = r.x, y0 = r.y, x1 = r.x1, y1 = r.y1;
+      const side = (v) => Math.max(MIN_SIDE, Math.min(MAX_SIDE, snap(v, STEP)));
+      if (drag.handle.includes("e")) x1 = x0 + side(this.snapEdge(r.x1 + dx, xs) - x0);
+      if (drag.handle.includes("w")) x0 = x1 - side(x1 - this.snapEdge(r.x + dx, xs));
+      if (drag.handle.includes("s")) y1 = y0 + side(this.snapEdge(r.y1 + dy, ys) - y0);
+      if (drag.handle.includes("n")) y0 = y1 - side(y1 - this.snapEdge(r.y + dy, ys));
+      this.set(Rect.fromEdges(x0, y0, x1, y1));
+    });
+    const end = () => { drag = null; this.element.classList.remove("dragging"); };
+    this.element.addEventListener("pointerup", end);
+    this.element.addEventListener("pointercancel", end);
+  }
+}

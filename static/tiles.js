@@ -1,0 +1,196 @@
+/**
+ * The tile layer: an unbounded grid of 256 px tiles per pyramid level, drawn by hand with
+ * Canvas 2D. Tiles are fetched by URL (the browser's HTTP cache revalidates them with the
+ * server's ETag, so an unchanged tile costs a 304) and replaced in place when the server
+ * pushes new pixels or says they are stale. Until a tile arrives, the nearest coarser (or
+ * finer) tile already loaded is drawn in its place; a stale tile stays on screen until its
+ * replacement is ready, so nothing flickers.
+ *
+ *   const layer = new TileLayer((level, tx, ty) => `/api/canvases/default/tiles/${level}/${tx}/${ty}.png`);
+ *   layer.onchange = () => requestDraw();
+ *   layer.draw(ctx, view);                     // each frame
+ *   layer.put(0, 3, -1, rgbaBytes);            // a pushed tile
+ *   layer.invalidate(new Rect(0, 0, 512, 512)); // stale: refetch what is visible
+ */
+
+import { Rect, TILE } from "./geometry.js";
+
+const MAX_TILES = 900;
+const MAX_FETCHES = 8;
+
+class Tile {
+  constructor(level, tx, ty) {
+    this.level = level; this.tx = tx; this.ty = ty;
+    this.image = null;      // an ImageBitmap or a canvas, once loaded
+    this.loaded = false;    // loaded (possibly empty: image stays null)
+    this.stale = true;      // needs (re)fetching
+    this.loading = false;
+    this.version = 0;       // bumped by every change; a fetch that started before one is dropped
+    this.waitUntil = 0;     // a pushed replacement is expected until then
+    this.used = 0;
+  }
+
+  /** This tile's area in level-0 pixels. */
+  get world() {
+    const s = TILE * 2 ** this.level;
+    return new Rect(this.tx * s, this.ty * s, s, s);
+  }
+}
+
+export class TileLayer {
+  constructor(url) {
+    this.url = url;
+    this.tiles = new Map();
+    this.onchange = () => {};
+    this.fetching = 0;
+    this.queue = [];
+    this.frame = 0;
+    this.stats = { fetched: 0, pushed: 0, notModified: 0 };
+  }
+
+  key(level, tx, ty) { return `${level}/${tx}/${ty}`; }
+
+  get(level, tx, ty, create = true) {
+    const key = this.key(level, tx, ty);
+    let tile = this.tiles.get(key);
+    if (!tile && create) { tile = new Tile(level, tx, ty); this.tiles.set(key, tile); }
+    return tile;
+  }
+
+  /** Forget every tile (another canvas); the next draw fetches what it needs. */
+  clear() { this.tiles.clear(); this.queue = []; this.onchange(); }
+
+  /** Mark every tile stale (after a reconnect): they are revalidated, cheaply, by ETag. */
+  revalidateAll() {
+    for (const tile of this.tiles.values()) { tile.stale = true; tile.version++; }
+    this.onchange();
+  }
+
+  /**
+   * Tiles over `area` (level 0) changed. Those in `expected` (keys) are being pushed: they
+   * are refetched only if no push arrives within a second.
+   */
+  invalidate(area, expected = new Set()) {
+    const now = performance.now();
+    for (const [key, tile] of this.tiles) {
+      if (tile.world.intersect(area).empty) continue;
+      tile.stale = true;
+      tile.version++;
+      tile.waitUntil = expected.has(key) ? now + 1000 : 0;
+      if (tile.waitUntil) setTimeout(() => this.onchange(), 1050);
+    }
+    this.onchange();
+  }
+
+  /** A tile pushed by the server as raw RGBA. */
+  put(level, tx, ty, rgba) {
+    const tile = this.get(level, tx, ty);
+    const canvas = document.createElement("canvas");
+    canvas.width = TILE; canvas.height = TILE;
+    const pixels = new ImageData(new Uint8ClampedArray(rgba.buffer, rgba.byteOffset, TILE * TILE * 4), TILE, TILE);
+    canvas.getContext("2d").putImageData(pixels, 0, 0);
+    tile.image = canvas;
+    tile.loaded = true;
+    tile.stale = false;
+    tile.waitUntil = 0;
+    tile.version++;
+    this.stats.pushed++;
+    this.onchange();
+  }
+
+  /** Draw the tiles of `level` that cover the view, with fallbacks for missing ones. */
+  draw(ctx, view, level) {
+    this.frame++;
+    const now = performance.now();
+    const seen = view.visibleRect().toLevel(0, level);
+    const wanted = [];
+    for (const [tx, ty] of seen.tiles(TILE)) {
+      const tile = this.get(level, tx, ty);
+      tile.used = this.frame;
+      if (tile.stale && !tile.loading && tile.waitUntil <= now) wanted.push(tile);
+      if (tile.loaded) { if (tile.image) this.blit(ctx, view, tile, tile.world); continue; }
+      this.fallback(ctx, view, tile);
+    }
+    // Fetch the tiles nearest the centre first.
+    const cx = (seen.x + seen.w / 2) / TILE, cy = (seen.y + seen.h / 2) / TILE;
+    wanted.sort((a, b) => Math.hypot(a.tx - cx, a.ty - cy) - Math.hypot(b.tx - cx, b.ty - cy));
+    this.queue = wanted;
+    this.pump();
+    this.evict();
+  }
+
+  /** Draw what stands in for a tile not loaded yet: a coarser tile's part, else finer tiles. */
+  fallback(ctx, view, tile) {
+    const area = tile.world;
+    for (let up = 1; up <= 6; up++) {
+      const level = tile.level + up;
+      const parent = this.get(level, Math.floor(tile.tx / 2 ** up), Math.floor(tile.ty / 2 ** up), false);
+      if (parent && parent.loaded) {
+        parent.used = this.frame;
+        if (parent.image) this.blit(ctx, view, parent, area);
+        return;
+      }
+    }
+    if (tile.level === 0) return;
+    for (let dy = 0; dy < 2; dy++) {
+      for (let dx = 0; dx < 2; dx++) {
+        const child = this.get(tile.level - 1, tile.tx * 2 + dx, tile.ty * 2 + dy, false);
+        if (child && child.loaded && child.image) { child.used = this.frame; this.blit(ctx, view, child, child.world); }
+      }
+    }
+  }
+
+  /** Draw the part `area` (level 0) of `tile` where it belongs on screen. */
+  blit(ctx, view, tile, area) {
+    const world = tile.world;
+    const k = TILE / world.w;
+    const [x0, y0] = view.toScreen(area.x, area.y);
+    const [x1, y1] = view.toScreen(area.x1, area.y1);
+    const sx = Math.round(x0), sy = Math.round(y0);
+    ctx.drawImage(tile.image, (area.x - world.x) * k, (area.y - world.y) * k, area.w * k, area.h * k,
+      sx, sy, Math.round(x1) - sx, Math.round(y1) - sy);
+  }
+
+  pump() {
+    while (this.fetching < MAX_FETCHES && this.queue.length) this.fetch(this.queue.shift());
+  }
+
+  async fetch(tile) {
+    tile.loading = true;
+    this.fetching++;
+    const version = tile.version;
+    let image = null, ok = false;
+    try {
+      const response = await fetch(this.url(tile.level, tile.tx, tile.ty));
+      if (response.status === 200) image = await createImageBitmap(await response.blob());
+      ok = response.status === 200 || response.status === 204;
+      this.stats.fetched++;
+    } catch (err) {
+      console.warn("tile fetch failed", err);
+    }
+    tile.loading = false;
+    this.fetching--;
+    if (ok && tile.version === version) {
+      tile.image = image;
+      tile.loaded = true;
+      tile.stale = false;
+    }
+    this.onchange();
+  }
+
+  evict() {
+    if (this.tiles.size <= MAX_TILES) return;
+    const old = [...this.tiles.entries()].filter(([, t]) => t.used < this.frame - 2 && !t.loading).sort((a, b) => a[1].used - b[1].used);
+    for (const [key] of old.slice(0, this.tiles.size - MAX_TILES * 0.75)) this.tiles.delete(key);
+  }
+
+  /** How many visible tiles at `level` still wait for pixels (tests and the status line). */
+  pending(view, level) {
+    let count = 0;
+    for (const [tx, ty] of view.visibleRect().toLevel(0, level).tiles(TILE)) {
+      const tile = this.get(level, tx, ty, false);
+      if (!tile || tile.stale || tile.loading) count++;
+    }
+    return count;
+  }
+}

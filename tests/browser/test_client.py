@@ -1,0 +1,263 @@
+"""The browser client against a real server: a real Chromium, real tiles, real jobs.
+
+Pixels are read back from the client's <canvas> element, so these tests see what a person
+sees: tiles arriving, a window painted, undo, a second viewer, a restart, candidates.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+CHROMIUM = Path("/usr/bin/chromium")
+if not CHROMIUM.exists():
+    pytest.skip(f"the browser tests need Debian's Chromium at {CHROMIUM} (scripts/test installs it)", allow_module_level=True)
+pytest.importorskip("playwright.sync_api", reason="the browser tests need playwright (pip install -e '.[test]')")
+
+from serving import Server, png  # noqa: E402
+
+# Chromium as this machine runs it: no sandbox as root, and no background traffic (the
+# network is closed; its connections would only be refused).
+ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+        "--disable-sync", "--no-first-run"]
+# Screenshots are kept (gitignored) so a person can look at what the tests saw.
+SHOTS = Path(__file__).resolve().parents[2] / "artifacts" / "screenshots"
+
+VIEWPORT = {"width": 1280, "height": 800}
+TIMEOUT = 15_000
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+        yield launched
+        launched.close()
+
+
+@pytest.fixture
+def shots() -> Path:
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    return SHOTS
+
+
+def open_page(browser, server: Server):
+    context = browser.new_context(viewport=VIEWPORT)
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.errors = errors
+    page.goto(server.base)
+    page.wait_for_function("() => window.boundless && window.boundless.conn.isOpen && window.boundless.subscribed", timeout=TIMEOUT)
+    settle(page)
+    return page
+
+
+def settle(page) -> None:
+    """Wait until no visible tile waits for pixels, and a frame has been drawn."""
+    page.wait_for_function("""() => {
+        const app = window.boundless, level = app.view.level(app.topLevel + 4);
+        return app.layer.pending(app.view, level) === 0 && !app.drawPending;
+    }""", timeout=TIMEOUT)
+    page.evaluate("() => new Promise((done) => requestAnimationFrame(() => requestAnimationFrame(done)))")
+
+
+def pixel(page, wx: float, wy: float) -> list[int]:
+    """RGBA of the canvas element where level-0 pixel (wx, wy) is drawn."""
+    return page.evaluate("""([wx, wy]) => {
+        const app = window.boundless, [sx, sy] = app.view.toScreen(wx + 0.5, wy + 0.5), r = app.view.ratio;
+        return [...app.ctx.getImageData(Math.floor(sx * r), Math.floor(sy * r), 1, 1).data];
+    }""", [wx, wy])
+
+
+def wait_pixel(page, wx: float, wy: float, test: str) -> None:
+    """Wait until `test` (a JS expression over `p`, the RGBA array) holds at (wx, wy)."""
+    page.wait_for_function(f"""([wx, wy]) => {{
+        const app = window.boundless, [sx, sy] = app.view.toScreen(wx + 0.5, wy + 0.5), r = app.view.ratio;
+        const p = [...app.ctx.getImageData(Math.floor(sx * r), Math.floor(sy * r), 1, 1).data];
+        return {test};
+    }}""", arg=[wx, wy], timeout=TIMEOUT)
+
+
+def screen(page, wx: float, wy: float) -> tuple[float, float]:
+    """Page coordinates of a level-0 point (for the mouse)."""
+    return tuple(page.evaluate("""([wx, wy]) => {
+        const app = window.boundless, [sx, sy] = app.view.toScreen(wx, wy), box = app.canvas.getBoundingClientRect();
+        return [box.left + sx, box.top + sy];
+    }""", [wx, wy]))
+
+
+def frame(page) -> dict:
+    return page.evaluate("() => window.boundless.frame.rect.box()")
+
+
+def drag(page, start: tuple[float, float], end: tuple[float, float], steps: int = 8) -> None:
+    page.mouse.move(*start)
+    page.mouse.down()
+    page.mouse.move(*end, steps=steps)
+    page.mouse.up()
+
+
+def unfocus(page) -> None:
+    """Leave the form fields, so keys go to the canvas's shortcuts."""
+    page.evaluate("() => document.activeElement && document.activeElement.blur()")
+
+
+def close_to(a, b, tolerance: int = 3) -> bool:
+    return all(abs(int(x) - int(y)) <= tolerance for x, y in zip(a, b))
+
+
+def test_upload_outpaint_undo_and_a_second_viewer(browser, server: Server, photo_file: Path, astronaut: np.ndarray, shots: Path):
+    page = open_page(browser, server)
+    other = open_page(browser, server)
+
+    # Upload through the file picker: the photo lands at the frame (0, 0) and shows up.
+    page.set_input_files("#upload-file", str(photo_file))
+    page.wait_for_function("() => window.boundless.bounds.w === 512", timeout=TIMEOUT)
+    page.click("#fit")
+    settle(page)
+    assert close_to(pixel(page, 100, 100)[:3], astronaut[100, 100])
+    other.wait_for_function("() => window.boundless.bounds.w === 512", timeout=TIMEOUT)  # told live
+    other.click("#fit")
+    wait_pixel(other, 100, 100, "p[3] === 255")
+
+    # Drag the frame half across the right border of the photo.
+    assert frame(page) == {"x": 0, "y": 0, "w": 512, "h": 512}
+    start = screen(page, 256, 256)
+    drag(page, start, screen(page, 256 + 256, 256))
+    assert frame(page) == {"x": 256, "y": 0, "w": 512, "h": 512}
+    assert "50% context" in page.inner_text(".frame-label")
+
+    band_before = pixel(page, 500, 300)
+    assert pixel(page, 700, 300)[3] == 0  # unknown before
+    page.fill("#prompt", "more sky and a launch pad")
+    page.click("#generate")
+    wait_pixel(page, 700, 300, "p[3] === 255")
+    page.wait_for_function("() => window.boundless.bounds.w === 768 && !window.boundless.jobs.busy", timeout=TIMEOUT)
+    settle(page)
+    painted = pixel(page, 700, 300)
+    assert painted[3] == 255 and painted[:3] != band_before[:3]
+    page.screenshot(path=str(shots / "outpainted.png"))
+
+    # The other viewer sees the new window without reloading; its history lists the job.
+    wait_pixel(other, 700, 300, f"p[3] === 255 && Math.abs(p[0] - {painted[0]}) <= 3")
+    other.wait_for_function("() => document.querySelector('#history li.head')?.textContent.includes('more sky')", timeout=TIMEOUT)
+
+    # Undo (Ctrl+Z) takes the window away, and the band is the photo's again, for both.
+    unfocus(page)
+    page.keyboard.press("Control+z")
+    wait_pixel(page, 700, 300, "p[3] === 0")
+    settle(page)
+    assert close_to(pixel(page, 500, 300), band_before)
+    wait_pixel(other, 700, 300, "p[3] === 0")
+
+    # Redo from the button brings it back.
+    page.click("#redo")
+    wait_pixel(page, 700, 300, "p[3] === 255")
+    assert page.errors == [] and other.errors == []
+
+
+def test_restart_keeps_the_canvas_and_the_page_reconnects(browser, tmp_path: Path, astronaut: np.ndarray, shots: Path):
+    server = Server(tmp_path / "data")
+    try:
+        assert server.http("POST", "/api/canvases/default/upload?x=-256&y=-256&name=photo.png", png(astronaut))[0] == 201
+        page = open_page(browser, server)
+        assert page.evaluate("() => window.boundless.bounds.x") == -256  # fitted to what it holds
+        assert close_to(pixel(page, -200, -100)[:3], astronaut[156, 56])
+        # Wheel out around the photo's corner: the corner stays put, coarser tiles are drawn.
+        corner = screen(page, -256, -256)
+        page.mouse.move(*corner)
+        page.mouse.wheel(0, 1200)
+        page.wait_for_function("() => window.boundless.view.level() >= 1", timeout=TIMEOUT)
+        assert all(abs(a - b) < 1 for a, b in zip(screen(page, -256, -256), corner))
+        settle(page)
+        assert pixel(page, -100, -100)[3] == 255 and pixel(page, -300, -100)[3] == 0
+        page.click("#fit")
+        settle(page)
+        port = server.port
+        server.stop()
+        page.wait_for_function("() => document.querySelector('#status').dataset.state !== 'open'", timeout=TIMEOUT)
+        assert "Offline" in page.inner_text("#status") or "Connecting" in page.inner_text("#status")
+        page.screenshot(path=str(shots / "offline.png"))
+        server = Server(tmp_path / "data", port=port)
+        page.click("#reconnect") if page.is_visible("#reconnect") else None
+        page.wait_for_function("() => document.querySelector('#status').dataset.state === 'open'", timeout=TIMEOUT)
+        page.reload()
+        page.wait_for_function("() => window.boundless && window.boundless.conn.isOpen", timeout=TIMEOUT)
+        settle(page)
+        assert close_to(pixel(page, -200, -100)[:3], astronaut[156, 56])
+        assert page.errors == []
+    finally:
+        server.stop()
+
+
+def test_inpaint_a_mask_and_accept_the_second_of_two_candidates(browser, server: Server, astronaut: np.ndarray, shots: Path):
+    assert server.http("POST", "/api/canvases/default/upload?x=0&y=0&name=photo.png", png(astronaut))[0] == 201
+    page = open_page(browser, server)
+    assert frame(page) == {"x": 256, "y": 0, "w": 512, "h": 512}  # the first frame straddles the border
+    drag(page, screen(page, 512, 256), screen(page, 256, 256))
+    assert frame(page) == {"x": 0, "y": 0, "w": 512, "h": 512}
+    page.fill("#candidates", "2")
+    page.uncheck("#colour-match")  # TintPainter's flat candidates would match to one colour
+
+    # Paint a stroke with the brush (B), then inpaint under it.
+    unfocus(page)
+    page.keyboard.press("b")
+    drag(page, screen(page, 150, 200), screen(page, 350, 200))
+    painted = page.evaluate("() => window.boundless.brush.bytes().reduce((n, v) => n + (v > 0), 0)")
+    assert painted > 200 * 30
+    page.screenshot(path=str(shots / "mask.png"))
+    page.click("#inpaint")
+
+    page.wait_for_selector("#candidates-bar:not([hidden])", timeout=TIMEOUT)
+    page.wait_for_function("() => window.boundless.jobs.candidates.images.every(Boolean)", timeout=TIMEOUT)
+    settle(page)
+    assert page.inner_text("#cand-count") == "1 / 2"
+    first = pixel(page, 250, 200)
+    unfocus(page)
+    page.keyboard.press("ArrowRight")
+    assert page.inner_text("#cand-count") == "2 / 2"
+    settle(page)
+    second = pixel(page, 250, 200)
+    assert not close_to(first, second, 10)  # the two candidates differ where the mask was
+    page.screenshot(path=str(shots / "candidates.png"))
+
+    page.keyboard.press("Enter")
+    page.wait_for_selector("#candidates-bar", state="hidden", timeout=TIMEOUT)
+    page.wait_for_function("() => !window.boundless.jobs.busy", timeout=TIMEOUT)
+    wait_pixel(page, 250, 200, f"Math.abs(p[0] - {second[0]}) <= 3 && Math.abs(p[2] - {second[2]}) <= 3")
+    settle(page)
+    assert close_to(pixel(page, 250, 200), second)
+    assert close_to(pixel(page, 100, 450)[:3], astronaut[450, 100])  # outside the mask: the photo
+    assert page.errors == []
+
+
+def test_progress_cancel_expand_and_settings_survive_a_reload(browser, server: Server, astronaut: np.ndarray, shots: Path):
+    assert server.http("POST", "/api/canvases/default/upload?x=0&y=0&name=photo.png", png(astronaut))[0] == 201
+    server.painter.delay = 0.4
+    server.painter.steps = 20
+    page = open_page(browser, server)
+    page.fill("#expand-by", "512")
+    page.fill("#steps", "12")
+
+    # Expand to the right: a slow job shows its progress, its preview, and can be cancelled.
+    page.click(".expand[data-side='right']")
+    page.wait_for_selector("#job-bar:not([hidden])", timeout=TIMEOUT)
+    page.wait_for_function("() => document.querySelector('#job-detail').textContent.includes('step')", timeout=TIMEOUT)
+    page.wait_for_function("() => window.boundless.jobs.preview !== null", timeout=TIMEOUT)
+    page.screenshot(path=str(shots / "progress.png"))
+    page.click("#cancel")
+    page.wait_for_selector("#job-bar", state="hidden", timeout=TIMEOUT)
+    assert page.evaluate("() => window.boundless.bounds.w") == 512
+
+    # The settings are still there after a reload.
+    page.reload()
+    page.wait_for_function("() => window.boundless && window.boundless.conn.isOpen", timeout=TIMEOUT)
+    assert page.input_value("#expand-by") == "512"
+    assert page.input_value("#steps") == "12"
+    assert page.errors == []

@@ -1,0 +1,210 @@
+"""The websocket protocol against a real server: every command, bad messages answered
+with typed errors on a connection that stays usable, jobs and what every viewer sees."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from websockets.exceptions import ConnectionClosed
+from websockets.sync.client import connect
+
+from conftest import photo
+from serving import decode, png
+
+HEAD = {"type": "subscribe", "level": 0, "x": -1024, "y": -1024, "w": 3072, "h": 3072}
+
+
+@pytest.fixture
+def painted(server):
+    """The server with a 512 px photo at (0, 0) on the default canvas."""
+    assert server.http("POST", "/api/canvases/default/upload?x=0&y=0", png(photo("astronaut", 512)))[0] == 201
+    return server
+
+
+def pixels(server, x=-600, y=-600, w=1700, h=1700):
+    status, _, body = server.http("GET", f"/api/canvases/default/export.png?x={x}&y={y}&w={w}&h={h}")
+    assert status == 200
+    return decode(body)
+
+
+def test_welcome_says_what_a_client_needs(painted):
+    client = painted.socket()
+    welcome = client.welcome
+    assert welcome["version"] == 1 and welcome["canvas"] == "default" and welcome["head"] == 1
+    assert welcome["bounds"] == {"x": 0, "y": 0, "w": 512, "h": 512}
+    assert welcome["painters"] == ["tint"] and welcome["limits"]["frame_side"] == 4096
+    assert client.ask({"type": "ping"})["type"] == "ok"
+    client.close()
+
+
+BAD = [
+    ("not json", "bad_json"),
+    ("[1, 2]", "bad_message"),
+    ('{"no": "type"}', "missing_field"),
+    ('{"type": "explode"}', "unknown_type"),
+    ('{"type": "outpaint", "y": 0, "w": 512, "h": 512}', "missing_field"),
+    ('{"type": "outpaint", "x": 0, "y": 0, "w": 100000, "h": 512}', "out_of_range"),
+    ('{"type": "outpaint", "x": 0, "y": 0, "w": 4096, "h": 4096, "level": 99}', "out_of_range"),
+    ('{"type": "outpaint", "x": 1e300, "y": 0, "w": 512, "h": 512}', "bad_field"),
+    ('{"type": "expand", "down": 1000000000}', "out_of_range"),
+    ('{"type": "expand"}', "bad_params"),
+    ('{"type": "expand", "down": 512, "params": {"window": 700}}', "bad_params"),
+    ('{"type": "expand", "down": 512, "params": {"candidates": 9}}', "out_of_range"),
+    ('{"type": "expand", "down": 512, "params": {"sneaky": 1}}', "bad_field"),
+    ('{"type": "expand", "down": 512, "params": {"prompt": "' + "p" * 3000 + '"}}', "out_of_range"),
+    ('{"type": "subscribe", "x": 0, "y": 0, "w": 100000, "h": 10}', "out_of_range"),
+    ('{"type": "inpaint", "x": 0, "y": 0, "w": 8, "h": 8}', "bad_mask"),
+    ('{"type": "cancel", "job": "j999"}', "no_job"),
+    ('{"type": "accept", "job": "j999", "candidate": 0}', "no_job"),
+    ('{"type": "ping", "id": {"an": "object"}}', "bad_field"),
+    ('{"type": "ping", "pad": "' + "x" * 70000 + '"}', "too_large"),
+]
+
+
+def test_bad_messages_get_typed_errors_and_the_connection_lives_on(painted):
+    client = painted.socket()
+    for text, code in BAD:
+        client.send(text)
+        answer = client.next("error")
+        assert answer["code"] == code, (text[:80], answer)
+        assert client.ask({"type": "ping"})["type"] == "ok"
+    for frame, code in [(b"\x00\x00", "bad_frame"), (b"\x00\x00\x00\x50{bad json", "bad_frame"),
+                        (b"\x00\x00\x00\x03abc", "bad_json")]:
+        client.send(frame)
+        assert client.next("error")["code"] == code
+    client.send_binary({"type": "inpaint", "x": 0, "y": 0, "w": 8, "h": 8}, b"\x01" * 10)
+    assert client.next("error")["code"] == "bad_mask"
+    client.send_binary({"type": "ping"}, b"\x00" * (17 * 1024 * 1024))  # over the frame limit
+    assert client.next("error")["code"] == "too_large"
+    assert client.ask({"type": "ping"})["type"] == "ok"
+    client.close()
+
+
+def test_a_missing_canvas_is_an_error_then_a_close(server):
+    with connect(f"ws://127.0.0.1:{server.port}/ws/nowhere") as ws:
+        assert json.loads(ws.recv(timeout=10))["code"] == "not_found"
+        with pytest.raises(ConnectionClosed) as closed:
+            ws.recv(timeout=10)
+    assert closed.value.rcvd.code == 4404
+
+
+def test_expand_events_arrive_in_order_and_tiles_reach_a_second_client(painted):
+    author, viewer = painted.socket(), painted.socket()
+    assert viewer.ask(HEAD)["rect"] == {"x": -1024, "y": -1024, "w": 3072, "h": 3072}
+    before = pixels(painted)
+    answer = author.ask({"type": "expand", "right": 256, "params": {"seed": 3}})
+    job = answer["job"]
+    done = viewer.next("job.done", job=job)
+    assert done["status"] == "done" and done["windows"] >= 1
+    kinds = [m["type"] for m in viewer.seen if m.get("job") == job]
+    assert kinds[0] == "job.queued" and kinds[1] == "job.started"
+    assert kinds.index("job.progress") < kinds.index("window.committed") < kinds.index("job.done")
+    assert any(m["type"] == "preview" and len(m["payload"]) == m["w"] * m["h"] * 3 for m in viewer.seen)
+    history = viewer.next("history.changed")
+    assert history["head"] == done["rev"] and history["revisions"][-1]["params"]["seed"] == 3
+    invalidated = next(m for m in viewer.seen if m["type"] == "tiles.invalidated")
+    tiles = [m for m in viewer.seen if m["type"] == "tile"]
+    assert invalidated["pushed"] >= 1 and len(tiles) >= invalidated["pushed"]
+    after = pixels(painted)
+    assert not np.array_equal(before, after)
+    for tile in tiles[-invalidated["pushed"]:]:
+        rgba = np.frombuffer(tile["payload"], np.uint8).reshape(256, 256, 4)
+        status, _, body = painted.http("GET", f"/api/canvases/default/tiles/0/{tile['tx']}/{tile['ty']}.png")
+        assert np.array_equal(decode(body) if status == 200 else np.zeros_like(rgba), rgba)
+    # the author gets the events too, with its answer
+    assert any(m["type"] == "job.done" for m in author.seen) or author.next("job.done", job=job)
+    author.close()
+    viewer.close()
+
+
+def test_candidates_are_staged_until_accepted(painted):
+    client, other = painted.socket(), painted.socket()
+    job = client.ask({"type": "outpaint", "x": 512, "y": 0, "w": 128, "h": 512, "params": {"candidates": 2}})["job"]
+    staged = other.next("candidates", job=job)
+    frames = [other.next("candidate", job=job) for _ in range(staged["count"])]
+    assert staged["count"] == 2 and [f["index"] for f in frames] == [0, 1]
+    r = staged["rect"]
+    assert len(frames[1]["payload"]) == r["w"] * r["h"] * 4
+    assert client.ask({"type": "undo"})["code"] == "job_running"  # the job holds the canvas
+    assert client.ask({"type": "accept", "job": job, "candidate": 7})["code"] == "out_of_range"
+    assert other.ask({"type": "accept", "job": job, "candidate": 1})["type"] == "ok"
+    assert client.next("job.done", job=job)["status"] == "done"
+    candidate = np.frombuffer(frames[1]["payload"], np.uint8).reshape(r["h"], r["w"], 4)
+    exported = pixels(painted, 512, 0, 128, 512)
+    window = candidate[0 - r["y"] : 512 - r["y"], 512 - r["x"] : 640 - r["x"]]
+    assert np.array_equal(exported, window)
+    client.close()
+    other.close()
+
+
+def test_discard_leaves_the_canvas_as_it_was(painted):
+    client = painted.socket()
+    before = pixels(painted)
+    job = client.ask({"type": "expand", "down": 128, "params": {"candidates": 3}})["job"]
+    client.next("candidates", job=job)
+    assert client.ask({"type": "discard", "job": job})["type"] == "ok"
+    assert client.next("job.done", job=job)["status"] == "cancelled"
+    assert np.array_equal(pixels(painted), before)
+    assert client.ask({"type": "discard", "job": job})["code"] == "no_job"
+    client.close()
+
+
+def test_cancel_a_running_and_a_queued_job(painted):
+    painted.painter.delay = 0.3
+    client = painted.socket()
+    first = client.ask({"type": "expand", "left": 1024})["job"]
+    second = client.ask({"type": "expand", "up": 512})["job"]
+    client.next("job.progress", job=first)
+    assert client.ask({"type": "cancel", "job": second})["type"] == "ok"
+    assert client.next("job.done", job=second)["status"] == "cancelled"
+    assert client.ask({"type": "cancel", "job": first})["type"] == "ok"
+    assert client.next("job.done", job=first)["status"] == "cancelled"
+    assert not any(m["type"] == "job.started" and m["job"] == second for m in client.seen)
+    client.close()
+
+
+def test_undo_and_redo_restore_pixels_and_tell_everyone(painted):
+    client, viewer = painted.socket(), painted.socket()
+    viewer.ask(HEAD)
+    before = pixels(painted)
+    job = client.ask({"type": "expand", "left": 128, "down": 128})["job"]
+    client.next("job.done", job=job)
+    after = pixels(painted)
+    assert client.ask({"type": "undo"})["head"] == 1
+    assert np.array_equal(pixels(painted), before)
+    assert viewer.next("history.changed", head=1)
+    assert viewer.next("tiles.invalidated")["pushed"] >= 1
+    assert client.ask({"type": "redo"})["head"] == 2
+    assert np.array_equal(pixels(painted), after)
+    assert client.ask({"type": "redo"})["rev"] is None
+    history = client.ask({"type": "history"})
+    assert [r["kind"] for r in history["revisions"]] == ["import", "expand"] and history["head"] == 2
+    client.close()
+    viewer.close()
+
+
+def test_inpaint_takes_its_mask_from_a_binary_frame(painted):
+    client = painted.socket()
+    before = pixels(painted, 0, 0, 512, 512)
+    mask = np.zeros((64, 64), np.uint8)
+    mask[16:48, 16:48] = 1
+    client.send_binary({"type": "inpaint", "id": "in1", "x": 200, "y": 200, "w": 64, "h": 64}, mask.tobytes())
+    answer = client.next("ok", id="in1")
+    assert client.next("job.done", job=answer["job"])["status"] == "done"
+    after = pixels(painted, 0, 0, 512, 512)
+    changed = np.any(after != before, axis=2)
+    assert changed[216:248, 216:248].any() and not changed[:150].any()
+    client.close()
+
+
+def test_a_client_leaving_does_not_take_its_job_or_the_server_down(painted):
+    painted.painter.delay = 0.1
+    leaving, staying = painted.socket(), painted.socket()
+    job = leaving.ask({"type": "expand", "right": 256})["job"]
+    leaving.next("job.started", job=job)
+    leaving.close()
+    assert staying.next("job.done", job=job)["status"] == "done"
+    assert staying.ask({"type": "ping"})["type"] == "ok"
+    staying.close()
