@@ -82,6 +82,7 @@ export class App {
       this.head = m.head;
       this.topLevel = m.top_level;
       this.frame.known = this.bounds;
+      this.panel.offerPainters(m.painters, m.painter_options);
       if (!this.fitted) {
         this.fitted = true;
         this.view.fit(this.bounds);

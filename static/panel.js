@@ -3,14 +3,20 @@
  * parameter (or a client setting such as the expand amount). Values survive a reload
  * through localStorage; `params()` gives the job's `params` in the protocol's types.
  *
+ *
+ * The painter select (`data-setting="painter"`) and its options come from the server's
+ * `welcome` (`offerPainters`): each option is a number input, saved per painter as
+ * `NAME:OPTION` ("patchmatch:patch_size"); a job sends the chosen painter and its options.
+ *
  *   <input data-setting="steps" type="number" value="25" data-kind="int">
  *   const panel = new Panel(document.querySelector("#settings"), "boundless.settings");
+ *   panel.offerPainters(welcome.painters, welcome.painter_options);
  *   conn.request({ type: "outpaint", ...frame, params: panel.params() });
  */
 
 // Keys sent to the server with a job; others (expand amount, brush size) stay in the client.
 const JOB_KEYS = ["prompt", "negative_prompt", "seed", "steps", "guidance", "strength", "candidates",
-  "patch_size", "window", "context", "pad", "feather", "colour_match"];
+  "window", "context", "pad", "feather", "colour_match"];
 
 export class Panel {
   constructor(root, storageKey) {
@@ -18,33 +24,88 @@ export class Panel {
     this.storageKey = storageKey;
     this.controls = new Map([...root.querySelectorAll("[data-setting]")].map((el) => [el.dataset.setting, el]));
     this.defaults = Object.fromEntries([...this.controls].map(([key, el]) => [key, this.raw(el)]));
+    this.options = {};  // painter name -> {option: {label, min, max, default, integer}}
     this.onchange = () => {};
     this.load();
     root.addEventListener("input", (event) => {
-      if (event.target.dataset.setting) { this.save(); this.onchange(event.target.dataset.setting); }
+      const key = event.target.dataset.setting;
+      if (!key) return;
+      if (key === "painter") this.showOptions();
+      this.save();
+      this.onchange(key);
     });
   }
 
   load() {
-    let saved = {};
-    try { saved = JSON.parse(localStorage.getItem(this.storageKey) || "{}"); } catch { saved = {}; }
-    for (const [key, value] of Object.entries(saved)) {
+    // Kept whole: values of controls that come later (a painter's options) apply then.
+    try { this.saved = JSON.parse(localStorage.getItem(this.storageKey) || "{}"); } catch { this.saved = {}; }
+    if (!this.saved || typeof this.saved !== "object") this.saved = {};
+    for (const [key, value] of Object.entries(this.saved)) {
       const el = this.controls.get(key);
       if (el) this.setRaw(el, value);
     }
   }
+
+  /** The painters the server offers (the first is its default) and their options, from `welcome`. */
+  offerPainters(names, options) {
+    const select = this.controls.get("painter");
+    if (!select || !Array.isArray(names) || names.length === 0) return;
+    this.options = options || {};
+    const wanted = select.value || this.saved.painter;
+    select.replaceChildren(...names.map((name) => new Option(name, name)));
+    select.value = names.includes(wanted) ? wanted : names[0];
+    this.defaults.painter = names[0];
+    // One painter: shown, so people know what paints, but there is nothing to choose.
+    select.disabled = names.length === 1;
+    select.title = names.length === 1
+      ? `The server offers only ${names[0]} (start it with several --painter NAME to choose)`
+      : "The painter of the next jobs";
+    this.showOptions();
+  }
+
+  /** Number inputs for the chosen painter's options, with its saved values. */
+  showOptions() {
+    const box = this.root.querySelector("#painter-options");
+    if (!box) return;
+    for (const key of [...this.controls.keys()]) {
+      if (key.includes(":")) { this.controls.delete(key); delete this.defaults[key]; }
+    }
+    const painter = this.painter();
+    const made = [];
+    for (const [name, o] of Object.entries(this.options[painter] || {})) {
+      const key = `${painter}:${name}`, id = `option-${painter}-${name}`;
+      const label = Object.assign(document.createElement("label"), { htmlFor: id, textContent: o.label || name });
+      const input = Object.assign(document.createElement("input"), { id, type: "number", min: o.min, max: o.max, step: o.integer ? 1 : "any" });
+      input.dataset.setting = key;
+      input.dataset.kind = o.integer ? "int" : "float";
+      input.title = `${o.label || name}: ${o.min} to ${o.max} (default ${o.default})`;
+      this.defaults[key] = String(o.default);
+      input.value = key in this.saved ? this.saved[key] : String(o.default);
+      this.controls.set(key, input);
+      made.push(label, input);
+    }
+    box.replaceChildren(...made);
+  }
+
+  /** The chosen painter, or "" before the server said which it offers. */
+  painter() { return this.controls.get("painter")?.value || ""; }
 
   /** A control's value as stored: text, or true/false for a checkbox. */
   raw(el) { return el.type === "checkbox" ? el.checked : el.value; }
   setRaw(el, value) { if (el.type === "checkbox") el.checked = Boolean(value); else el.value = value; }
 
   save() {
-    const values = Object.fromEntries([...this.controls].map(([key, el]) => [key, this.raw(el)]));
-    localStorage.setItem(this.storageKey, JSON.stringify(values));
+    // Merged into what was saved: other painters' options (and the painter, before the
+    // server offers any) stay.
+    const shown = [...this.controls].filter(([key, el]) => !(key === "painter" && el.options.length === 0));
+    this.saved = { ...this.saved, ...Object.fromEntries(shown.map(([key, el]) => [key, this.raw(el)])) };
+    localStorage.setItem(this.storageKey, JSON.stringify(this.saved));
   }
 
   reset() {
+    this.saved = {};
     for (const [key, el] of this.controls) this.setRaw(el, this.defaults[key]);
+    this.showOptions();
     this.save();
     this.onchange(null);
   }
@@ -72,6 +133,11 @@ export class Panel {
   params() {
     const params = {};
     for (const key of JOB_KEYS) if (this.controls.has(key)) params[key] = this.value(key);
+    const painter = this.painter();
+    if (painter) {
+      params.painter = painter;
+      for (const name of Object.keys(this.options[painter] || {})) params[name] = this.value(`${painter}:${name}`);
+    }
     params.feather = Math.min(params.feather ?? 0, params.pad ?? 0);
     params.auto_accept = params.candidates === 1;
     return params;

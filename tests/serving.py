@@ -53,10 +53,12 @@ class TintPainter:
 
 
 class Server:
-    def __init__(self, data: Path, token: str | None = None, canvas: Path | None = None, port: int = 0) -> None:
+    def __init__(self, data: Path, token: str | None = None, canvas: Path | None = None, port: int = 0,
+                 painters: dict[str, Any] | None = None) -> None:
+        """Serves `painters` (by name, the first the default), else one TintPainter."""
         self.data = data
         self.painter = TintPainter()
-        app = create_app(ServerConfig(data=data, canvas=canvas, token=token), self.painter)
+        app = create_app(ServerConfig(data=data, canvas=canvas, token=token), painters or {"tint": self.painter})
         config = uvicorn.Config(app, host="127.0.0.1", port=port, ws_max_size=TRANSPORT_MAX, log_level="warning")
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, daemon=True)

@@ -100,6 +100,16 @@ def test_every_command_has_help(command, capsys):
     assert "usage: boundless " + command in capsys.readouterr().out
 
 
+def test_serve_refuses_an_unknown_painter_at_start_up_in_one_line(tmp_path, capsys):
+    with pytest.raises(SystemExit):
+        main(["serve", "--help"])
+    assert "--painter NAME" in capsys.readouterr().out
+    done = run("serve", "--data", tmp_path / "data", "--port", "0", "--painter", "patchmatch", "--painter", "nope", check=2)
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and "unknown painter 'nope'" in lines[0] and "patchmatch" in lines[0], done.stderr
+    assert "Boundless: open" not in done.stdout  # it stopped before serving
+
+
 def test_bad_input_is_one_line_exit_2_and_leaves_the_canvas_unchanged(tmp_path, photo_file):
     canvas = tmp_path / "work.canvas"
     run("expand", photo_file, "--right", "64", "--canvas", canvas, "-q")

@@ -200,3 +200,11 @@ def test_bad_jobs_are_refused_before_anything_is_written(store, astronaut):
     with pytest.raises(JobError, match="megapixels"):
         run_job(store, EchoPainter(), JobSpec(Expand(down=8192, right=8192)))
     assert len(store.history()) == revisions
+
+
+def test_history_records_the_options_the_job_painted_with(store, astronaut):
+    store.import_image(astronaut, 0, 0)
+    spec = JobSpec(Expand(right=64), request=PaintRequest(seed=4, options={"patch_size": 5}))
+    run_job(store, create_painter("patchmatch"), spec)
+    params = store.history()[-1].params
+    assert params["patch_size"] == 5 and params["painter"] == "patchmatch" and params["seed"] == 4

@@ -10,8 +10,9 @@ import pytest
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
+from canvas.painters import PAINTERS, load_painters
 from conftest import photo
-from serving import decode, png
+from serving import Server, TintPainter, decode, png
 
 HEAD = {"type": "subscribe", "level": 0, "x": -1024, "y": -1024, "w": 3072, "h": 3072}
 
@@ -35,6 +36,7 @@ def test_welcome_says_what_a_client_needs(painted):
     assert welcome["version"] == 1 and welcome["canvas"] == "default" and welcome["head"] == 1
     assert welcome["bounds"] == {"x": 0, "y": 0, "w": 512, "h": 512}
     assert welcome["painters"] == ["tint"] and welcome["limits"]["frame_side"] == 4096
+    assert welcome["painter_options"] == {"tint": {}}
     assert client.ask({"type": "ping"})["type"] == "ok"
     client.close()
 
@@ -53,6 +55,9 @@ BAD = [
     ('{"type": "expand", "down": 512, "params": {"window": 700}}', "bad_params"),
     ('{"type": "expand", "down": 512, "params": {"candidates": 9}}', "out_of_range"),
     ('{"type": "expand", "down": 512, "params": {"sneaky": 1}}', "bad_field"),
+    ('{"type": "expand", "down": 512, "params": {"painter": "nope"}}', "bad_params"),
+    ('{"type": "expand", "down": 512, "params": {"painter": 7}}', "bad_field"),
+    ('{"type": "expand", "down": 512, "params": {"patch_size": 3}}', "bad_field"),  # not an option of tint
     ('{"type": "expand", "down": 512, "params": {"prompt": "' + "p" * 3000 + '"}}', "out_of_range"),
     ('{"type": "subscribe", "x": 0, "y": 0, "w": 100000, "h": 10}', "out_of_range"),
     ('{"type": "inpaint", "x": 0, "y": 0, "w": 8, "h": 8}', "bad_mask"),
@@ -208,3 +213,50 @@ def test_a_client_leaving_does_not_take_its_job_or_the_server_down(painted):
     assert staying.next("job.done", job=job)["status"] == "done"
     assert staying.ask({"type": "ping"})["type"] == "ok"
     staying.close()
+
+
+@pytest.fixture
+def two_painters(tmp_path, monkeypatch):
+    """A server offering a test painter (registered in PAINTERS, first: the default) and PatchMatch."""
+    monkeypatch.setitem(PAINTERS, "tint", TintPainter)
+    painters = load_painters(["tint", "patchmatch", "tint"])
+    patchmatch, running_options = painters["patchmatch"], []
+
+    def paint(image, mask, request, *args, **kwargs):  # what the painter was asked
+        running_options.append(request.options)
+        return type(patchmatch).paint(patchmatch, image, mask, request, *args, **kwargs)
+
+    monkeypatch.setattr(patchmatch, "paint", paint, raising=False)
+    running = Server(tmp_path / "data", painters=painters)
+    running.patchmatch_options = running_options
+    assert running.http("POST", "/api/canvases/default/upload?x=0&y=0", png(photo("astronaut", 256)))[0] == 201
+    yield running
+    running.stop()
+
+
+def test_a_job_names_its_painter_among_those_served(two_painters):
+    client = two_painters.socket()
+    assert client.welcome["painters"] == ["tint", "patchmatch"]
+    assert client.welcome["painter_options"] == {
+        "tint": {}, "patchmatch": {"patch_size": {"label": "Patch size", "min": 1, "max": 32, "default": 3, "integer": True}},
+    }
+
+    def painted_by(params):
+        answer = client.ask({"type": "expand", "right": 64, "params": params})
+        assert answer["type"] == "ok", answer
+        assert client.next("job.done", job=answer["job"])["status"] == "done"
+        return client.ask({"type": "history"})["revisions"][-1]["params"]
+
+    assert painted_by({})["painter"] == "tint"  # the first painter served
+    assert painted_by({"painter": "tint"})["painter"] == "tint"
+    assert painted_by({"painter": "patchmatch", "patch_size": 5})["painter"].startswith("patchmatch")
+    assert two_painters.patchmatch_options and all(o == {"patch_size": 5} for o in two_painters.patchmatch_options)
+
+    for params, code in [({"painter": "nope"}, "bad_params"), ({"painter": "echo"}, "bad_params"),
+                         ({"painter": "patchmatch", "patch_size": 0}, "out_of_range"),
+                         ({"painter": "patchmatch", "patch_size": 2.5}, "bad_field"),
+                         ({"painter": "tint", "patch_size": 3}, "bad_field")]:
+        answer = client.ask({"type": "expand", "right": 64, "params": params})
+        assert answer["type"] == "error" and answer["code"] == code, (params, answer)
+        assert client.ask({"type": "ping"})["type"] == "ok"
+    client.close()

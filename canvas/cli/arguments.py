@@ -72,7 +72,9 @@ def build_parser() -> Parser:
     serve.add_argument("--data", default="data", help="folder of canvases (default: ./data)")
     serve.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1; others need --token)")
     serve.add_argument("--port", type=int, default=8000, help="port (default 8000)")
-    serve.add_argument("--painter", default="patchmatch", choices=sorted(PAINTERS), help="default: patchmatch")
+    serve.add_argument("--painter", action="append", metavar="NAME",
+                       help=f"a painter to offer, repeatable; the first is the jobs' default "
+                            f"(one of: {', '.join(sorted(PAINTERS))}; default: patchmatch)")
     serve.add_argument("--token", help="secret every request must carry (default: $BOUNDLESS_TOKEN)")
     return parser
 

@@ -12,7 +12,7 @@ import os
 from pathlib import Path
 
 from canvas.cli.errors import UserError
-from canvas.painters import create_painter
+from canvas.painters import load_painters
 
 
 def serve(args: argparse.Namespace) -> int:
@@ -31,10 +31,11 @@ def serve(args: argparse.Namespace) -> int:
     if canvas is not None and canvas.is_dir():
         raise UserError(f"{canvas} is a folder; --canvas names a canvas file")
     try:
-        painter = create_painter(args.painter)
+        # Every painter loads once, here; the first one paints jobs that name none.
+        painters = load_painters(args.painter or ["patchmatch"])
     except ValueError as exc:
-        raise UserError(str(exc)) from None
-    app = create_app(ServerConfig(data=Path(args.data), canvas=canvas, token=token), painter)
+        raise UserError(f"--painter: {exc}") from None
+    app = create_app(ServerConfig(data=Path(args.data), canvas=canvas, token=token), painters)
     logging.getLogger("uvicorn.access").addFilter(RedactToken())
     host = f"[{args.host}]" if ":" in args.host else args.host
     print(f"Boundless: open http://{host}:{args.port}/" + (" (with ?token=...)" if token else ""), flush=True)

@@ -37,7 +37,6 @@ class JobResult:
     windows_done: int
     windows: list[Window]
     seconds: float
-    error: str | None = None
 
 
 def run_job(
@@ -62,13 +61,15 @@ def run_job(
         context=spec.tiler.context,
     )
     plan_info = {"plan": [list(w.rect.as_tuple()) for w in plan], "level": spec.level}
-    rev = store.begin_revision(type(spec.target).__name__.lower(), {**spec.describe(), **painter.describe()}, plan_info)
+    # The job's own painter options win over the painter's defaults in what is recorded.
+    params = {**spec.describe(), **painter.describe(), **spec.request.options}
+    rev = store.begin_revision(type(spec.target).__name__.lower(), params, plan_info)
     emit(JobPlanned(rev=rev, windows=[w.rect for w in plan], level=spec.level))
 
     done = 0
-    status, error = "done", None
+    status = "done"
     try:
-        for index, window in enumerate(plan):
+        for index in range(len(plan)):
             cancel.raise_if_cancelled()
             if not _paint_and_commit(store, painter, spec, pixels, plan, index, rev, emit, cancel, select):
                 status = "cancelled"
@@ -82,7 +83,7 @@ def run_job(
         store.finish_revision(rev, "failed" if failed else "cancelled", windows=done, error=str(exc) or type(exc).__name__)
         raise
     store.finish_revision(rev, status, windows=done)
-    return JobResult(rev, status, done, plan, time.perf_counter() - started, error)
+    return JobResult(rev, status, done, plan, time.perf_counter() - started)
 
 
 def _paint_and_commit(

@@ -54,16 +54,7 @@ def paint_window(
     )
     start = prefill(rgb, ~pixels.known, settings.prefill, seed=request.seed)
     changed = masks.alpha > 0
-    # A painter that keeps known pixels as hard constraints (PatchMatch) blends its fill
-    # into them by itself; repainting the band would only add a seam inside its output.
-    # One that skips the void is told which unknown pixels nothing of it will commit.
-    if getattr(painter, "repaints_band", True):
-        painted = painter.paint(start, masks.generate, request, progress, cancel)
-    elif getattr(painter, "skips_void", False):
-        void = ~pixels.known & ~pixels.fill
-        painted = painter.paint(start, pixels.fill & ~pixels.known, request, progress, cancel, void=void)
-    else:
-        painted = painter.paint(start, ~pixels.known, request, progress, cancel)
+    painted = _ask(painter, start, masks.generate, pixels, request, progress, cancel)
     cancel.raise_if_cancelled()
     candidates = []
     for candidate in painted:
@@ -77,6 +68,30 @@ def paint_window(
             candidate = match_colour(candidate, rgb, masks.band, None)
         candidates.append(composite(pixels.rgba, candidate, masks.alpha))
     return PaintedWindow(candidates=candidates, changed=changed)
+
+
+def _ask(
+    painter: Painter,
+    start: np.ndarray,
+    generate: np.ndarray,
+    pixels: WindowPixels,
+    request: PaintRequest,
+    progress: ProgressCallback,
+    cancel: CancelToken,
+) -> list[np.ndarray]:
+    """Run the painter with the mask its kind expects (see `Painter` in painters/base.py).
+
+    A painter that keeps known pixels as hard constraints (PatchMatch) blends its fill
+    into them by itself; repainting the band would only add a seam inside its output.
+    One that skips the void is told which unknown pixels nothing of it will commit.
+    """
+    if getattr(painter, "repaints_band", True):
+        return painter.paint(start, generate, request, progress, cancel)
+    unknown = ~pixels.known
+    if getattr(painter, "skips_void", False):
+        fill = pixels.fill & unknown
+        return painter.paint(start, fill, request, progress, cancel, void=unknown & ~fill)
+    return painter.paint(start, unknown, request, progress, cancel)
 
 
 def _rgb(rgba: np.ndarray) -> np.ndarray:

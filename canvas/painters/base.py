@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass, field
-from typing import Any, Callable, Protocol
+from typing import Any, Callable, Mapping, Protocol
 
 import numpy as np
 
@@ -65,6 +65,36 @@ class PaintProgress:
 ProgressCallback = Callable[[PaintProgress], None]
 
 
+@dataclass(frozen=True)
+class Option:
+    """A painter's own setting that a job may give (`PaintRequest.options`, the server's
+    `params`): a number from `low` to `high`; whole numbers when all three are ints.
+
+        OPTIONS = {"patch_size": Option("Patch size", 1, 32, 3)}
+    """
+
+    label: str
+    low: int | float
+    high: int | float
+    default: int | float
+
+    def __post_init__(self) -> None:
+        if not self.low <= self.default <= self.high:
+            raise ValueError(f"option {self.label!r}: default {self.default} is not in {self.low}..{self.high}")
+
+    @property
+    def integer(self) -> bool:
+        return all(isinstance(v, int) and not isinstance(v, bool) for v in (self.low, self.high, self.default))
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"label": self.label, "min": self.low, "max": self.high, "default": self.default, "integer": self.integer}
+
+
+def options_of(painter: Any) -> Mapping[str, Option]:
+    """The options a painter understands (its class's `OPTIONS`; none if it has none)."""
+    return getattr(painter, "OPTIONS", {})
+
+
 class Painter(Protocol):
     name: str
     # True: the painter repaints the seam band too (diffusion: it cannot keep pixels
@@ -75,6 +105,8 @@ class Painter(Protocol):
     # disjoint from `mask`): unknown pixels of which nothing is committed, which the
     # painter may leave alone (PatchMatch neither paints nor copies from them).
     skips_void: bool
+    # Optional: `OPTIONS`, a class-level mapping of option name -> `Option`, the settings
+    # of `request.options` it understands (read it with `options_of`).
 
     def paint(
         self,

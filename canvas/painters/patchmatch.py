@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from canvas.painters.base import CancelToken, PaintProgress, PaintRequest, ProgressCallback
+from canvas.painters.base import CancelToken, Option, PaintProgress, PaintRequest, ProgressCallback
 from tiler.masks import distance_l1
 from tiler.prefill import patchmatch_available, prefill
 from tiler.seams import NEAR, seam_ratio
@@ -47,6 +47,8 @@ class PatchMatchPainter:
     # It takes the window's void apart from its mask (`paint(..., void=...)`), to leave
     # those pixels alone instead of painting them.
     skips_void = True
+    # What a job may set in `request.options` (the server lists it in `welcome`).
+    OPTIONS = {"patch_size": Option("Patch size", 1, 32, PATCH_SIZE)}
 
     def __init__(self, patch_size: int = PATCH_SIZE) -> None:
         if not 1 <= int(patch_size) <= 32:

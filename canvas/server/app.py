@@ -1,6 +1,6 @@
 """The starlette application: routes, the websocket, the guard, and the painter worker's life.
 
-    app = create_app(ServerConfig(data=Path("data")), painter=create_painter("patchmatch"))
+    app = create_app(ServerConfig(data=Path("data")), load_painters(["patchmatch"]))
     uvicorn.run(app, host="127.0.0.1", port=8000, ws_max_size=limits.TRANSPORT_MAX)
 """
 
@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from pathlib import Path
-from typing import AsyncIterator
+from typing import AsyncIterator, Mapping
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
@@ -30,8 +30,11 @@ STATIC = Path(__file__).resolve().parents[2] / "static"
 PLACEHOLDER = "<!doctype html><title>Boundless</title><p>The Boundless server is running; the browser client is not installed."
 
 
-def create_app(config: ServerConfig, painter: Painter) -> Starlette:
-    state = ServerState(config, painter)
+def create_app(config: ServerConfig, painters: Mapping[str, Painter] | Painter) -> Starlette:
+    """`painters` by name, the first the default; one painter alone is served by its name."""
+    if not isinstance(painters, Mapping):
+        painters = {painters.name: painters}
+    state = ServerState(config, painters)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:

@@ -11,9 +11,10 @@ reading tiles for a push goes to a thread, never the loop.
 from __future__ import annotations
 
 import asyncio
+import inspect
 import json
 import logging
-from typing import Any
+from typing import Any, Awaitable, Callable
 
 from starlette.websockets import WebSocket
 
@@ -74,6 +75,7 @@ class Broadcaster:
         self.canvases = canvases
         self.clients: dict[str, set[Client]] = {}
         self._tasks: set[asyncio.Task] = set()
+        self._last: dict[str, asyncio.Task] = {}  # per canvas: the step the next one waits for
 
     def join(self, client: Client) -> None:
         self.clients.setdefault(client.canvas, set()).add(client)
@@ -91,20 +93,41 @@ class Broadcaster:
         for client in list(self.viewers(canvas)):
             client.send(message)
 
-    def spawn(self, work: Any) -> None:
-        """Run a coroutine in the background, keeping a reference so it is not collected."""
-        task = asyncio.ensure_future(work)
+    def later(self, canvas: str, step: Callable[[], Awaitable[None] | None]) -> None:
+        """Run `step` once everything queued before it for `canvas` has run.
+
+        Some steps read tiles or history in a thread; without this, a `job.done` could
+        overtake the tiles of the job's last window. Viewers get a canvas's messages in
+        the order things happened.
+        """
+        previous = self._last.get(canvas)
+
+        async def run() -> None:
+            if previous is not None:
+                await asyncio.wait([previous])  # its failure is logged by _done, not ours
+            result = step()
+            if inspect.isawaitable(result):
+                await result
+
+        task = asyncio.ensure_future(run())
+        self._last[canvas] = task
         self._tasks.add(task)
         task.add_done_callback(self._done)
 
     def _done(self, task: asyncio.Task) -> None:
         self._tasks.discard(task)
+        for canvas, last in list(self._last.items()):
+            if last is task:
+                del self._last[canvas]
         if not task.cancelled() and task.exception() is not None:
             log.error("background task failed", exc_info=task.exception())
 
     # -- job events (on the loop) ----------------------------------------------------------
 
     def job_event(self, job: Job, event: Any) -> None:
+        self.later(job.canvas, lambda: self._job_event(job, event))
+
+    def _job_event(self, job: Job, event: Any) -> Awaitable[None] | None:
         canvas, head = job.canvas, {"job": job.id}
         if isinstance(event, JobQueued):
             self.send(canvas, {"type": "job.queued", **head, "kind": job.kind, "client": job.client, "position": event.position})
@@ -116,11 +139,12 @@ class Broadcaster:
         elif isinstance(event, WindowCommitted):
             self.send(canvas, {"type": "window.committed", **head, "window": event.window, "windows": event.windows,
                                "rect": box(event.rect), "level": event.level, "rev": event.rev})
-            self.spawn(self.refresh(canvas, event.rect.to_level(event.level, 0), event.rev))
+            return self.refresh(canvas, event.rect.to_level(event.level, 0), event.rev)
         elif isinstance(event, CandidatesStaged):
             self._candidates(job, event)
         elif isinstance(event, JobFinished):
-            self._finished(job, event)
+            return self._finished(job, event)
+        return None
 
     def _progress(self, job: Job, event: WindowProgress) -> None:
         self.send(job.canvas, {"type": "job.progress", "job": job.id, "window": event.window, "windows": event.windows,
@@ -138,7 +162,7 @@ class Broadcaster:
                       "level": event.level, "format": "rgba"}
             self.send(job.canvas, encode_binary(header, rgba.tobytes()))
 
-    def _finished(self, job: Job, event: JobFinished) -> None:
+    def _finished(self, job: Job, event: JobFinished) -> Awaitable[None] | None:
         if event.status == "failed":
             message = {"type": "job.failed", "job": job.id, "code": event.code, "reason": event.reason, "rev": event.rev}
         else:
@@ -147,8 +171,7 @@ class Broadcaster:
         self.send(job.canvas, message)
         if job.done is not None and not job.done.done():
             job.done.set_result(event)
-        if event.rev:
-            self.spawn(self.history_changed(job.canvas))
+        return self.history_changed(job.canvas) if event.rev else None
 
     # -- pixels and history ----------------------------------------------------------------
 

@@ -82,8 +82,9 @@ HANDLERS: dict[str, Handler] = {
 
 
 def _submit(state: ServerState, client: Client, message: dict[str, Any], kind: str, target: Any) -> dict[str, Any]:
-    spec, auto = protocol.job_spec(message, target)
-    job = Job(id=state.queue.new_id(), canvas=client.canvas, client=client.id, kind=kind, spec=spec, auto_accept=auto)
+    spec, auto, painter = protocol.job_spec(message, target, state.options)
+    job = Job(id=state.queue.new_id(), canvas=client.canvas, client=client.id, kind=kind, spec=spec,
+              painter=painter, auto_accept=auto)
     state.queue.submit(job)
     return {"job": job.id}
 
@@ -105,7 +106,8 @@ async def _move_head(state: ServerState, client: Client, which: str) -> dict[str
     revision, area = await asyncio.to_thread(move)
     if revision is None:
         return {"rev": None, "head": store.head}
-    state.broadcaster.spawn(state.broadcaster.history_changed(client.canvas))
+    state.broadcaster.later(client.canvas, lambda: state.broadcaster.history_changed(client.canvas))
     if not area.empty:
-        state.broadcaster.spawn(state.broadcaster.refresh(client.canvas, area, store.head))
+        head = store.head
+        state.broadcaster.later(client.canvas, lambda: state.broadcaster.refresh(client.canvas, area, head))
     return {"rev": revision.id, "head": store.head}

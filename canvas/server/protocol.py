@@ -6,7 +6,7 @@ raw pixels. Everything a client sends passes through here and comes out typed (a
 a `JobSpec`) or raises `ApiError` with a stable code; see docs/protocol.md.
 
     message = parse_text('{"type": "expand", "down": 512}')
-    spec, auto = job_spec(message, Expand(down=512))
+    spec, auto, painter = job_spec(message, Expand(down=512), {"patchmatch": PatchMatchPainter.OPTIONS})
 """
 
 from __future__ import annotations
@@ -15,13 +15,13 @@ import json
 import math
 import struct
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Mapping
 
 import numpy as np
 
 from canvas.jobs import Expand, Frame, Inpaint, JobError, JobSpec, TilerSettings
 from canvas.jobs.spec import MAX_GROW, MAX_LEVEL
-from canvas.painters import PaintRequest
+from canvas.painters import Option, PaintRequest
 from canvas.server import limits
 from canvas.server.errors import ApiError, bad, too_large
 from tiler.rect import Rect
@@ -32,9 +32,10 @@ _MISSING = object()
 
 # Parameters of a job, with the bounds a client may ask for. The job's own classes
 # (TilerSettings, JobSpec) check the rest and raise JobError, mapped to `bad_params`.
+# Besides these, a job may give the options of its painter (`Painter.OPTIONS`).
 PARAMS = {
     "prompt", "negative_prompt", "seed", "steps", "guidance", "strength", "candidates",
-    "auto_accept", "patch_size", "window", "context", "pad", "feather", "prefill", "colour_match",
+    "auto_accept", "painter", "window", "context", "pad", "feather", "prefill", "colour_match",
 }
 
 
@@ -178,14 +179,21 @@ def inpaint_target(message: dict[str, Any], payload: bytes) -> Inpaint:
     return _job(Inpaint, mask, box.x, box.y)
 
 
-def job_spec(message: dict[str, Any], target: Any) -> tuple[JobSpec, bool]:
-    """The JobSpec a command asks for, and whether its candidates are accepted unasked."""
+def job_spec(message: dict[str, Any], target: Any, painters: Mapping[str, Mapping[str, Option]]) -> tuple[JobSpec, bool, str]:
+    """The JobSpec a command asks for, whether its candidates are accepted unasked, and
+    the painter that paints it: `params.painter`, one of `painters` (served painter name
+    -> its options; the first is the default). Only that painter's options are allowed."""
     params = message.get("params", {})
     if not isinstance(params, dict):
         raise bad("params must be an object", "bad_field")
-    unknown = sorted(set(params) - PARAMS)
+    painter = text(params, "painter", 64, next(iter(painters)))
+    if painter not in painters:
+        raise ApiError("bad_params", f"painter {painter[:40]!r} is not served here; served: {', '.join(painters)}")
+    options = painters[painter]
+    known = PARAMS | set(options)
+    unknown = sorted(set(params) - known)
     if unknown:
-        raise bad(f"unknown parameter {unknown[0][:40]!r}; known: {', '.join(sorted(PARAMS))}", "bad_field")
+        raise bad(f"unknown parameter {unknown[0][:40]!r} for painter {painter!r}; known: {', '.join(sorted(known))}", "bad_field")
     defaults = TilerSettings()
     request = PaintRequest(
         prompt=text(params, "prompt", limits.MAX_PROMPT, ""),
@@ -195,7 +203,7 @@ def job_spec(message: dict[str, Any], target: Any) -> tuple[JobSpec, bool]:
         guidance=number(params, "guidance", 0.0, 30.0, 7.0),
         strength=number(params, "strength", 0.0, 1.0, 1.0),
         candidates=integer(params, "candidates", 1, 4, 1),
-        options={"patch_size": integer(params, "patch_size", 1, 32)} if "patch_size" in params else {},
+        options={key: _option(params, key, option) for key, option in options.items() if key in params},
     )
     settings = _job(
         TilerSettings,
@@ -207,7 +215,13 @@ def job_spec(message: dict[str, Any], target: Any) -> tuple[JobSpec, bool]:
         colour_match=flag(params, "colour_match", defaults.colour_match),
     )
     auto = flag(params, "auto_accept", request.candidates == 1)
-    return _job(JobSpec, target, request=request, tiler=settings, level=level(message)), auto
+    return _job(JobSpec, target, request=request, tiler=settings, level=level(message)), auto, painter
+
+
+def _option(params: dict[str, Any], key: str, option: Option) -> int | float:
+    if option.integer:
+        return integer(params, key, int(option.low), int(option.high))
+    return number(params, key, option.low, option.high)
 
 
 def _job(cls: Any, *args: Any, **kwargs: Any) -> Any:

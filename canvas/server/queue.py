@@ -5,9 +5,9 @@ events to the loop (`loop.call_soon_threadsafe`), where the broadcaster turns th
 messages for every client on the canvas. A job staging candidates blocks the worker
 until someone on the canvas accepts or discards (or cancels): one painter, one job.
 
-    queue = JobQueue(canvases, painter, on_event=broadcaster.job_event)
+    queue = JobQueue(canvases, {"patchmatch": painter}, on_event=broadcaster.job_event)
     queue.start(asyncio.get_running_loop())
-    queue.submit(Job(id=queue.new_id(), canvas="default", client="c1", kind="expand", spec=spec))
+    queue.submit(Job(id=queue.new_id(), canvas="default", client="c1", kind="expand", spec=spec, painter="patchmatch"))
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ import threading
 import time
 from collections import deque
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any, Callable, Mapping
 
 import numpy as np
 
@@ -57,6 +57,7 @@ class Job:
     client: str
     kind: str  # expand | outpaint | inpaint | import
     spec: JobSpec | None = None
+    painter: str = ""  # the served painter's name; "" is the queue's first
     auto_accept: bool = True
     image: np.ndarray | None = None  # import: RGBA pixels placed at `at`
     at: tuple[int, int] = (0, 0)
@@ -95,9 +96,10 @@ Listener = Callable[[Job, Any], None]
 
 
 class JobQueue:
-    def __init__(self, canvases: Canvases, painter: Painter, on_event: Listener) -> None:
+    def __init__(self, canvases: Canvases, painters: Mapping[str, Painter], on_event: Listener) -> None:
         self.canvases = canvases
-        self.painter = painter
+        self.painters = dict(painters)  # every job runs on this one worker, whatever its painter
+        self.default = next(iter(self.painters))
         self.on_event = on_event
         self.running: Job | None = None
         self._pending: deque[Job] = deque()
@@ -203,7 +205,7 @@ class JobQueue:
                 return self._import(job, store, started)
             assert job.spec is not None
             result = run_job(
-                store, self.painter, job.spec,
+                store, self.painters[job.painter or self.default], job.spec,
                 on_event=lambda event: self._relay(job, event),
                 cancel=job.cancel,
                 select=lambda index, window, painted: self._select(job, index, window.rect, painted.candidates),

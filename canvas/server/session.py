@@ -80,5 +80,6 @@ def _welcome(state: ServerState, client: Client, store: Any) -> dict[str, Any]:
     return {
         "type": "welcome", "version": protocol.VERSION, "client": client.id, "canvas": client.canvas,
         "head": store.head, "bounds": box(store.bounds(0)), "top_level": store.top_level, "tile": store.TILE,
-        "painters": [state.painter.name], "limits": limits.as_dict(), "jobs": jobs,
+        "painters": list(state.painters), "painter_options": state.painter_options(),
+        "limits": limits.as_dict(), "jobs": jobs,
     }

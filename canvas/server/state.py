@@ -1,12 +1,13 @@
-"""What one running server holds: its settings, canvases, painter, queue and broadcaster."""
+"""What one running server holds: its settings, canvases, painters, queue and broadcaster."""
 
 from __future__ import annotations
 
 import itertools
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, Mapping
 
-from canvas.painters import Painter
+from canvas.painters import Painter, options_of
 from canvas.server.broadcast import Broadcaster
 from canvas.server.canvases import Canvases
 from canvas.server.errors import conflict
@@ -21,13 +22,20 @@ class ServerConfig:
 
 
 class ServerState:
-    def __init__(self, config: ServerConfig, painter: Painter) -> None:
+    def __init__(self, config: ServerConfig, painters: Mapping[str, Painter]) -> None:
+        if not painters:
+            raise ValueError("a server needs at least one painter")
         self.config = config
-        self.painter = painter
+        self.painters = dict(painters)  # by name; the first paints jobs that name none
+        self.options = {name: dict(options_of(painter)) for name, painter in self.painters.items()}
         self.canvases = Canvases(config.data, config.canvas)
         self.broadcaster = Broadcaster(self.canvases)
-        self.queue = JobQueue(self.canvases, painter, self.broadcaster.job_event)
+        self.queue = JobQueue(self.canvases, self.painters, self.broadcaster.job_event)
         self._client_ids = itertools.count(1)
+
+    def painter_options(self) -> dict[str, dict[str, dict[str, Any]]]:
+        """`welcome.painter_options`: each served painter's options, as the protocol shows them."""
+        return {name: {key: option.as_dict() for key, option in options.items()} for name, options in self.options.items()}
 
     def new_client_id(self) -> str:
         return f"c{next(self._client_ids)}"

@@ -185,9 +185,8 @@ def test_restart_keeps_the_canvas_and_the_page_reconnects(browser, tmp_path: Pat
         assert "Offline" in page.inner_text("#status") or "Connecting" in page.inner_text("#status")
         page.screenshot(path=str(shots / "offline.png"))
         server = Server(tmp_path / "data", port=port)
-        page.click("#reconnect") if page.is_visible("#reconnect") else None
-        # No click needed: the page retries by itself, backing off up to 8 s between tries,
-        # so under load this can take a couple of tries.
+        # No click: the page retries by itself, backing off up to 8 s between tries, so
+        # under load this can take a couple of tries. ("Reconnect now" only skips the wait.)
         page.wait_for_function("() => document.querySelector('#status').dataset.state === 'open'", timeout=2 * TIMEOUT)
         page.reload()
         page.wait_for_function("() => window.boundless && window.boundless.conn.isOpen", timeout=TIMEOUT)
@@ -262,4 +261,44 @@ def test_progress_cancel_expand_and_settings_survive_a_reload(browser, server: S
     page.wait_for_function("() => window.boundless && window.boundless.conn.isOpen", timeout=TIMEOUT)
     assert page.input_value("#expand-by") == "512"
     assert page.input_value("#steps") == "12"
+    # One painter served: the select shows it, with nothing to choose.
+    assert page.input_value("#painter") == "tint" and page.is_disabled("#painter")
     assert page.errors == []
+
+
+def test_the_painter_select_shows_its_options_and_a_job_sends_the_chosen_painter(browser, tmp_path: Path, monkeypatch, shots: Path):
+    from canvas.painters import PAINTERS, load_painters
+    from serving import TintPainter
+
+    monkeypatch.setitem(PAINTERS, "tint", TintPainter)
+    server = Server(tmp_path / "data", painters=load_painters(["tint", "patchmatch"]))
+    try:
+        assert server.http("POST", "/api/canvases/default/upload?x=0&y=0", png(np.full((256, 256, 3), 120, np.uint8)))[0] == 201
+        page = open_page(browser, server)
+        # What goes on the wire: the socket's text frames.
+        page.evaluate("() => { const ws = window.boundless.conn.socket, send = ws.send.bind(ws); window.sent = [];"
+                      " ws.send = (d) => { if (typeof d === 'string') window.sent.push(d); send(d); }; }")
+        assert page.input_value("#painter") == "tint" and page.is_enabled("#painter")  # the server's first
+        assert page.locator("#painter-options input").count() == 0  # tint has no options
+        page.select_option("#painter", "patchmatch")
+        patch = page.locator("#painter-options input")
+        assert patch.count() == 1 and patch.get_attribute("max") == "32" and patch.input_value() == "3"
+        assert page.locator("#painter-options label").inner_text() == "Patch size"
+        patch.fill("7")
+        page.screenshot(path=str(shots / "painter.png"))
+
+        page.click(".expand[data-side='right']")
+        page.wait_for_function("() => window.sent.some((m) => m.includes('\"expand\"'))", timeout=TIMEOUT)
+        sent = [m for m in page.evaluate("() => window.sent") if '"expand"' in m]
+        assert '"painter":"patchmatch"' in sent[0] and '"patch_size":7' in sent[0], sent[0]
+        page.wait_for_function("() => window.boundless.bounds.w > 256", timeout=TIMEOUT)
+
+        # The choice and its option survive a reload.
+        page.reload()
+        page.wait_for_function("() => window.boundless && window.boundless.conn.isOpen", timeout=TIMEOUT)
+        page.wait_for_function("() => document.querySelector('#painter').value === 'patchmatch'", timeout=TIMEOUT)
+        assert page.input_value("#painter-options input") == "7"
+        assert page.errors == []
+        page.context.close()
+    finally:
+        server.stop()

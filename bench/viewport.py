@@ -1,0 +1,164 @@
+"""Benchmark a fresh page: a 1920 x 1080 view at level 0 and at level 4 of a canvas with
+64 megapixels painted, from navigation start to the last tile drawn.
+
+    python bench/viewport.py [--json OUT] [--samples 5]
+
+Method. The canvas is built as bench/store.py builds it (256 windows of 512 x 512 photo-like
+noise = 64 Mpx, in 16 clusters of 4 x 4 overlapping windows scattered over a 100000 px
+square), straight through canvas.store.Store into `DATA/default.canvas`; then the real
+server runs as a child process, `python -m canvas serve --data DATA --port P`.
+
+Each sample is a new browser context (empty HTTP cache) whose viewport is sized so that
+the client's <canvas> element is 1920 x 1080 CSS px (the header and the settings panel
+take the rest; device pixel ratio 1). It opens the server's address, `/`, as a person
+does. The client has no URL parameter for the view, so an init script (run before the
+page's own scripts; no change to the client) catches the App as it is assigned to
+`window.boundless`: it sets the camera at once, centred on a cluster at scale 1 (level 0)
+or 1/16 (level 4), and replaces `view.fit` so the fit-to-content on `welcome` keeps that
+view. It also wraps `App.draw`: the first draw that starts with no visible tile of the
+drawn level pending (as the browser tests' `settle`: none missing, stale or loading; an
+empty tile, HTTP 204, counts as loaded) paints the last tile, and is stamped with
+`performance.now()`, which counts from navigation start. So the figure covers the page,
+its modules, `/api/canvases`, the websocket's `welcome` and every tile fetch and decode.
+
+Figures: `l0_ms` and `l4_ms`, the median over `--samples` loads, each centred on another
+cluster (the server keeps running, so its caches warm up; the browser's never do), after
+one unreported load to start the browser. Goal: 300 ms. Prints figures; asserts nothing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from common import report  # noqa: E402
+from live import TIMEOUT_MS, free_port, launch, viewport_for_canvas, wait_up  # noqa: E402
+from store import build  # noqa: E402  (bench/store.py)
+
+ROOT = Path(__file__).resolve().parents[1]
+VIEW = (1920, 1080)
+WINDOWS = 256  # 64 megapixels
+EXTENT = 100_000
+
+HOOK = """(target) => {
+    let app = null;
+    Object.defineProperty(window, "boundless", {
+        configurable: true, enumerable: true,
+        get() { return app; },
+        set(value) {
+            app = value;
+            const view = app.view;
+            const place = () => view.setCamera(target.cx - view.width / 2 / target.scale, target.cy - view.height / 2 / target.scale, target.scale);
+            view.fit = place;  // the client fits its view to the canvas on welcome: keep ours
+            place();
+            const draw = app.draw;
+            app.draw = function () {
+                const level = this.view.level(Math.max(this.topLevel, 0) + 4);
+                const ready = this.layer.pending(this.view, level) === 0;
+                draw.call(this);
+                if (ready && !window.__lastTile) window.__lastTile = {ms: performance.now(), level};
+            };
+        },
+    });
+}"""
+
+
+def load(browser: Any, base: str, viewport: dict, cx: float, cy: float, level: int) -> dict[str, Any]:
+    """One fresh page centred on (cx, cy) at `level`; the time to its last tile drawn."""
+    context = browser.new_context(viewport=viewport)
+    try:
+        errors: list[str] = []
+        context.add_init_script(f"({HOOK})({json.dumps({'cx': cx, 'cy': cy, 'scale': 2.0 ** -level})})")
+        page = context.new_page()
+        page.on("pageerror", lambda exc: errors.append(str(exc)))
+        page.goto(base)
+        page.wait_for_function("() => window.__lastTile", timeout=TIMEOUT_MS)
+        out = page.evaluate("""() => {
+            const app = window.boundless, view = app.view, level = window.__lastTile.level;
+            const tiles = [...view.visibleRect().toLevel(0, level).tiles(256)].map(([tx, ty]) => app.layer.get(level, tx, ty, false));
+            const nav = performance.getEntriesByType("navigation")[0];
+            const res = performance.getEntriesByType("resource"), tile = res.filter((r) => r.name.includes("/tiles/"));
+            const api = res.find((r) => r.name.endsWith("/api/canvases"));
+            const timeline = {html: nav.responseEnd, dom: nav.domContentLoadedEventEnd, api: api ? api.responseEnd : null,
+                              first_tile: Math.min(...tile.map((r) => r.startTime)), last_tile: Math.max(...tile.map((r) => r.responseEnd))};
+            return {ms: window.__lastTile.ms, level, timeline, size: [view.width, view.height],
+                    centre: view.toWorld(view.width / 2, view.height / 2),
+                    tiles: tiles.length, painted: tiles.filter((t) => t && t.image).length};
+        }""")
+        if errors:
+            print("page errors:", *errors, sep="\n  ", file=sys.stderr)
+        return out
+    finally:
+        context.close()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--json", metavar="OUT", help="also write the figures as JSON to OUT")
+    parser.add_argument("--samples", type=int, default=5, help="fresh pages per level (default 5)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--verbose", action="store_true", help="print each load")
+    args = parser.parse_args()
+
+    from playwright.sync_api import sync_playwright
+
+    with tempfile.TemporaryDirectory(prefix="boundless-viewport-") as tmp:
+        data = Path(tmp) / "data"
+        data.mkdir()
+        start = time.perf_counter()
+        _, _, clusters = build(data / "default.canvas", WINDOWS, EXTENT, args.seed)
+        build_s = time.perf_counter() - start
+        port = free_port()
+        server = subprocess.Popen([sys.executable, "-m", "canvas", "serve", "--data", str(data), "--port", str(port)],
+                                  cwd=ROOT, stdout=subprocess.DEVNULL)
+        try:
+            base = f"http://127.0.0.1:{port}"
+            wait_up(base, alive=lambda: server.poll() is None)
+            figures: dict[str, Any] = {"painted_mp": round(WINDOWS * 512 * 512 / 1e6, 1), "build_s": round(build_s, 1)}
+            with sync_playwright() as playwright:
+                browser = launch(playwright)
+                viewport = viewport_for_canvas(browser, base, *VIEW)
+                first = clusters[-1]
+                load(browser, base, viewport, first.x + first.w / 2, first.y + first.h / 2, 0)  # start the browser
+                for level in (0, 4):
+                    times, tiles, painted = [], [], []
+                    for cluster in clusters[: args.samples]:
+                        cx, cy = cluster.x + cluster.w / 2, cluster.y + cluster.h / 2
+                        out = load(browser, base, viewport, cx, cy, level)
+                        if out["size"] != list(VIEW) or out["level"] != level or max(abs(out["centre"][0] - cx), abs(out["centre"][1] - cy)) > 2 ** level:
+                            print(f"warning: the view was {out['size']} at level {out['level']} centred on {out['centre']},"
+                                  f" not {list(VIEW)} at level {level} on ({cx}, {cy})", file=sys.stderr)
+                        if args.verbose:
+                            print(f"level {level} at ({cx:.0f}, {cy:.0f}): {out['ms']:.1f} ms, {out['painted']} of {out['tiles']} tiles painted;"
+                                  f" {', '.join(f'{k} {v:.0f}' for k, v in out['timeline'].items() if v is not None)} ms",
+                                  file=sys.stderr)
+                        times.append(out["ms"])
+                        tiles.append(out["tiles"])
+                        painted.append(out["painted"])
+                    figures[f"l{level}_ms"] = round(statistics.median(times), 1)
+                    figures[f"l{level}_worst_ms"] = round(max(times), 1)
+                    figures[f"l{level}_tiles"] = statistics.median_low(tiles)  # visible tiles
+                    figures[f"l{level}_painted_tiles"] = statistics.median_low(painted)  # of them, not empty
+                browser.close()
+            figures["goal_ms"] = 300
+        finally:
+            server.terminate()
+            try:
+                server.wait(20)
+            except subprocess.TimeoutExpired:
+                server.kill()
+    report(figures, args.json)
+
+
+if __name__ == "__main__":
+    main()
