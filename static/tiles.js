@@ -170,6 +170,7 @@ export class TileLayer {
     }
     tile.loading = false;
     this.fetching--;
+    this.pump();  // refill the free slot now, not a frame later
     if (ok && tile.version === version) {
       tile.image = image;
       tile.loaded = true;
