@@ -85,8 +85,9 @@ export class App {
       this.panel.offerPainters(m.painters, m.painter_options);
       if (!this.fitted) {
         this.fitted = true;
-        this.view.fit(this.bounds);
         if (!this.frameRestored) this.placeFrame();
+        // An empty canvas shows the frame: where a first upload or picture lands.
+        this.view.fit(this.bounds.empty ? this.frame.rect : this.bounds);
       } else {
         this.layer.revalidateAll();
       }
@@ -95,11 +96,12 @@ export class App {
       this.subscribe();
       c.request({ type: "history" }).then((h) => this.showHistory(h)).catch(() => {});
       this.frame.layout();
+      this.showEmptyHint();
       this.requestDraw();
     });
     c.on("tiles.invalidated", (m) => {
       const area = Rect.of(m.rect);
-      if (m.bounds) { this.bounds = Rect.of(m.bounds); this.frame.known = this.bounds; this.frame.layout(); }
+      if (m.bounds) { this.bounds = Rect.of(m.bounds); this.frame.known = this.bounds; this.frame.layout(); this.showEmptyHint(); }
       this.layer.invalidate(area, m.pushed ? this.expectedPushes(area) : new Set());
     });
     c.on("tile", (m) => this.layer.put(m.level, m.tx, m.ty, m.payload));
@@ -231,6 +233,9 @@ export class App {
 
   // -- commands --------------------------------------------------------------------------
 
+  /** On an empty canvas, say how to start; gone once anything is painted. */
+  showEmptyHint() { $("empty-hint").hidden = !this.bounds.empty; }
+
   /** A first frame: straddling the right border of what is known, or at the origin. */
   placeFrame() {
     const b = this.bounds;
@@ -299,7 +304,7 @@ export class App {
     for (const id of ["generate", "inpaint", "undo", "redo"]) $(id).disabled = !open;
     for (const b of document.querySelectorAll(".expand")) b.disabled = !open;
     const revs = this.history.revisions;
-    if (open && revs.length) {
+    if (open) {  // nothing to undo or redo until the history says so
       $("undo").disabled = !revs.some((r) => r.rev <= this.head && r.active);
       $("redo").disabled = !revs.some((r) => r.rev > this.head);
     }

@@ -116,9 +116,13 @@ def test_upload_outpaint_undo_and_a_second_viewer(browser, server: Server, photo
     page = open_page(browser, server)
     other = open_page(browser, server)
 
+    # An empty canvas says how to start, and undo has nothing to undo yet.
+    assert page.is_visible("#empty-hint") and page.is_disabled("#undo")
+
     # Upload through the file picker: the photo lands at the frame (0, 0) and shows up.
     page.set_input_files("#upload-file", str(photo_file))
     page.wait_for_function("() => window.boundless.bounds.w === 512", timeout=TIMEOUT)
+    page.wait_for_selector("#empty-hint", state="hidden", timeout=TIMEOUT)
     page.click("#fit")
     settle(page)
     assert close_to(pixel(page, 100, 100)[:3], astronaut[100, 100])
