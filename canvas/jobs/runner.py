@@ -18,7 +18,7 @@ import numpy as np
 
 from canvas.jobs.events import EventCallback, JobPlanned, WindowCommitted, WindowProgress
 from canvas.jobs.spec import JobSpec
-from canvas.jobs.target import KNOWN_ALPHA, TargetPixels, resolve_target
+from canvas.jobs.target import TargetPixels, resolve_target
 from canvas.jobs.window import PaintedWindow, WindowPixels, paint_window
 from canvas.painters.base import CancelToken, Cancelled, PaintProgress, Painter
 from canvas.store import Store
@@ -140,4 +140,4 @@ def _window_seed(seed: int, index: int) -> int:
     return (seed + 7919 * index) % 2**32
 
 
-__all__ = ["JobResult", "KNOWN_ALPHA", "SelectCandidate", "run_job"]
+__all__ = ["JobResult", "SelectCandidate", "run_job"]

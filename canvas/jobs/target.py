@@ -6,7 +6,7 @@ can place windows that reach back into known content for context.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -22,11 +22,10 @@ class TargetPixels:
     area: Rect  # where the maps below lie, at the job's level
     target: np.ndarray  # bool: pixels the job paints
     known: np.ndarray  # bool: context pixels (known and not target, or already painted)
-    target_left: np.ndarray = None  # type: ignore[assignment]  # bool: target not painted yet
+    target_left: np.ndarray = field(init=False)  # bool: target not painted yet
 
     def __post_init__(self) -> None:
-        if self.target_left is None:
-            self.target_left = self.target.copy()
+        self.target_left = self.target.copy()
 
 
 def resolve_target(store: Store, spec: JobSpec) -> TargetPixels:

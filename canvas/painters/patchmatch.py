@@ -51,8 +51,9 @@ class PatchMatchPainter:
     OPTIONS = {"patch_size": Option("Patch size", 1, 32, PATCH_SIZE)}
 
     def __init__(self, patch_size: int = PATCH_SIZE) -> None:
-        if not 1 <= int(patch_size) <= 32:
-            raise ValueError(f"patch size must be between 1 and 32, got {patch_size}")
+        limits = self.OPTIONS["patch_size"]
+        if not limits.low <= int(patch_size) <= limits.high:
+            raise ValueError(f"patch size must be between {limits.low} and {limits.high}, got {patch_size}")
         self.patch_size = int(patch_size)
         self.native = patchmatch_available()
         if not self.native:
