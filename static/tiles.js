@@ -11,12 +11,22 @@
  *   layer.draw(ctx, view);                     // each frame
  *   layer.put(0, 3, -1, rgbaBytes);            // a pushed tile
  *   layer.invalidate(new Rect(0, 0, 512, 512)); // stale: refetch what is visible
+ *   layer.expect(4, rect);                     // a subscribe is on its way: wait for its list
+ *   layer.listed(4, rect, canvasId, [[tx, ty, rev], ...]);  // what it says is painted there
+ *
+ * The `subscribe` answer lists the painted tiles of the viewport with their revisions.
+ * With it, an empty tile costs no request at all, and a painted one is fetched by a URL
+ * naming its revision, which the browser keeps without revalidating (the server marks it
+ * immutable): a reload of a known place costs no round trip per tile.
  */
 
 import { Rect, TILE } from "./geometry.js";
 
 const MAX_TILES = 900;
 const MAX_FETCHES = 8;
+const BATCH_MS = 100;  // while a screenful streams in, redraw at most this often
+const LISTING_WAIT_MS = 250;  // how long a tile waits for a subscribe's list before it is fetched blind
+const MAX_KNOWN = 20000;
 
 class Tile {
   constructor(level, tx, ty) {
@@ -27,6 +37,7 @@ class Tile {
     this.loading = false;
     this.version = 0;       // bumped by every change; a fetch that started before one is dropped
     this.waitUntil = 0;     // a pushed replacement is expected until then
+    this.rev = undefined;   // the revision the server listed for it, if any (fetched by it)
     this.used = 0;
   }
 
@@ -45,6 +56,11 @@ export class TileLayer {
     this.fetching = 0;
     this.queue = [];
     this.frame = 0;
+    this.batch = 0;  // the timer of a pending batched redraw
+    this.known = new Map();  // key -> revision listed by the server (0: empty), until it changes
+    this.canvasId = "";
+    this.listing = null;  // { level, rect, until, changes } of the subscribe awaited
+    this.changes = 0;  // bumped by every change the server reports
     this.stats = { fetched: 0, pushed: 0, notModified: 0 };
   }
 
@@ -58,11 +74,32 @@ export class TileLayer {
   }
 
   /** Forget every tile (another canvas); the next draw fetches what it needs. */
-  clear() { this.tiles.clear(); this.queue = []; this.onchange(); }
+  clear() { this.tiles.clear(); this.known.clear(); this.queue = []; this.onchange(); }
 
   /** Mark every tile stale (after a reconnect): they are revalidated, cheaply, by ETag. */
   revalidateAll() {
     for (const tile of this.tiles.values()) { tile.stale = true; tile.version++; }
+    this.known.clear();
+    this.changes++;
+    this.onchange();
+  }
+
+  /** A subscribe for `rect` (tile-aligned, at `level`) was sent: its tiles wait for the list. */
+  expect(level, rect) {
+    this.listing = { level, rect, until: performance.now() + LISTING_WAIT_MS, changes: this.changes };
+    setTimeout(() => this.onchange(), LISTING_WAIT_MS + 10);
+  }
+
+  /** The subscribe's answer: `tiles` [[tx, ty, rev], ...] are painted, the rest of `rect` is empty. */
+  listed(level, rect, canvasId, tiles) {
+    const awaited = this.listing && this.listing.level === level && this.listing.rect.equals(rect) ? this.listing : null;
+    if (awaited) this.listing = null;
+    // A change reported since the subscribe was sent may be newer than the list: drop it.
+    if (!awaited || awaited.changes !== this.changes || !tiles) { this.onchange(); return; }
+    if (this.known.size > MAX_KNOWN) this.known.clear();
+    this.canvasId = canvasId;
+    for (const [tx, ty] of rect.tiles(TILE)) this.known.set(this.key(level, tx, ty), 0);
+    for (const [tx, ty, rev] of tiles) this.known.set(this.key(level, tx, ty), rev);
     this.onchange();
   }
 
@@ -72,6 +109,11 @@ export class TileLayer {
    */
   invalidate(area, expected = new Set()) {
     const now = performance.now();
+    this.changes++;
+    for (const key of this.known.keys()) {
+      const [level, tx, ty] = key.split("/").map(Number), s = TILE * 2 ** level;
+      if (!new Rect(tx * s, ty * s, s, s).intersect(area).empty) this.known.delete(key);
+    }
     for (const [key, tile] of this.tiles) {
       if (tile.world.intersect(area).empty) continue;
       tile.stale = true;
@@ -94,6 +136,8 @@ export class TileLayer {
     tile.stale = false;
     tile.waitUntil = 0;
     tile.version++;
+    this.known.delete(this.key(level, tx, ty));
+    this.changes++;
     this.stats.pushed++;
     this.onchange();
   }
@@ -107,7 +151,7 @@ export class TileLayer {
     for (const [tx, ty] of seen.tiles(TILE)) {
       const tile = this.get(level, tx, ty);
       tile.used = this.frame;
-      if (tile.stale && !tile.loading && tile.waitUntil <= now) wanted.push(tile);
+      if (tile.stale && !tile.loading && tile.waitUntil <= now) this.want(tile, wanted, now);
       if (tile.loaded) { if (tile.image) this.blit(ctx, view, tile, tile.world); continue; }
       this.fallback(ctx, view, tile);
     }
@@ -117,6 +161,20 @@ export class TileLayer {
     this.queue = wanted;
     this.pump();
     this.evict();
+  }
+
+  /** A stale tile: known empty (no request), else fetched, unless its listing is on its way. */
+  want(tile, wanted, now) {
+    const rev = this.known.get(this.key(tile.level, tile.tx, tile.ty));
+    if (rev === 0) {
+      tile.image = null; tile.loaded = true; tile.stale = false;
+      return;
+    }
+    const listing = this.listing;
+    if (rev === undefined && listing && listing.level === tile.level && now < listing.until &&
+        listing.rect.contains(tile.tx * TILE, tile.ty * TILE)) return;
+    tile.rev = rev;
+    wanted.push(tile);
   }
 
   /** Draw what stands in for a tile not loaded yet: a coarser tile's part, else finer tiles. */
@@ -161,7 +219,8 @@ export class TileLayer {
     const version = tile.version;
     let image = null, ok = false;
     try {
-      const response = await fetch(this.url(tile.level, tile.tx, tile.ty));
+      const fixed = tile.rev ? `?v=${encodeURIComponent(this.canvasId)}-${tile.rev}` : "";
+      const response = await fetch(this.url(tile.level, tile.tx, tile.ty) + fixed);
       if (response.status === 200) image = await createImageBitmap(await response.blob());
       ok = response.status === 200 || response.status === 204;
       this.stats.fetched++;
@@ -176,7 +235,22 @@ export class TileLayer {
       tile.loaded = true;
       tile.stale = false;
     }
-    this.onchange();
+    this.arrived();
+  }
+
+  /**
+   * A fetch ended: redraw now if it was the last one, else within BATCH_MS. Each frame
+   * costs the browser a full-canvas raster and composite; one per tile of a screenful
+   * would keep the main thread too busy to start the next fetches.
+   */
+  arrived() {
+    if (this.fetching === 0 && !this.queue.length) {
+      clearTimeout(this.batch);
+      this.batch = 0;
+      this.onchange();
+    } else if (!this.batch) {
+      this.batch = setTimeout(() => { this.batch = 0; this.onchange(); }, BATCH_MS);
+    }
   }
 
   evict() {

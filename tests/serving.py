@@ -59,6 +59,7 @@ class Server:
         self.data = data
         self.painter = TintPainter()
         app = create_app(ServerConfig(data=data, canvas=canvas, token=token), painters or {"tint": self.painter})
+        self.state = app.state.server  # the running server's state, for white-box checks
         config = uvicorn.Config(app, host="127.0.0.1", port=port, ws_max_size=TRANSPORT_MAX, log_level="warning")
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, daemon=True)

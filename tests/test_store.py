@@ -309,6 +309,18 @@ def test_tile_revision(store):
     assert store.tile_revision(0, 1, 0) == 0
 
 
+def test_painted_tiles_and_read_tile_agree_with_tile_revision(store):
+    first = paint(store, 0, Rect(-10, -10, 20, 20), noise(20, 20))
+    second = paint(store, 0, Rect(300, 0, 10, 10), noise(10, 10))
+    area = Rect(-512, -512, 1024, 1024)
+    assert store.painted_tiles(0, area) == [(-1, -1, first), (0, -1, first), (-1, 0, first), (0, 0, first), (1, 0, second)]
+    assert store.painted_tiles(0, Rect(2048, 0, 512, 512)) == []
+    assert store.painted_tiles(4, Rect(0, 0, 256, 256)) == [(0, 0, second)]
+    rev, pixels = store.read_tile(0, 1, 0)
+    assert rev == second and np.array_equal(pixels, store.read(0, Rect(256, 0, 256, 256)))
+    assert store.read_tile(0, 5, 5) == (0, None)
+
+
 def test_cache_stays_within_its_bound():
     with Store.open(":memory:", cache_mb=1) as store:
         rect = Rect(-1024, -512, 2048, 1024)  # 32 level-0 tiles, 8 MB

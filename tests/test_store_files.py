@@ -57,6 +57,17 @@ def test_canvas_persists_across_reopen(tmp_path):
         assert store.read(0, Rect(-800, 0, 1, 1))[0, 0, 3] == 255  # the level-2 content is back
 
 
+def test_a_canvas_keeps_its_identity_and_a_new_file_gets_another(tmp_path):
+    path = tmp_path / "garden.canvas"
+    with Store.open(path) as store:
+        identity = store.identity
+    with Store.open(path, create=False) as store:
+        assert store.identity == identity
+    path.unlink()
+    with Store.open(path) as store:  # made again under the same name: another canvas
+        assert store.identity != identity
+
+
 def test_running_revision_becomes_interrupted_on_reopen(tmp_path):
     path = tmp_path / "c.canvas"
     with Store.open(path) as store:

@@ -61,7 +61,7 @@ def _routes() -> list[BaseRoute]:
         Route("/api/canvases", routes.create_canvas, methods=["POST"]),
         Route(canvas, routes.rename_canvas, methods=["PATCH"]),
         Route(canvas, routes.delete_canvas, methods=["DELETE"]),
-        Route(canvas + "/tiles/{level}/{tx}/{ty}.png", routes.tile, methods=["GET"]),
+        Route(canvas + "/tiles/{level}/{tx}/{ty}.{fmt}", routes.tile, methods=["GET"]),
         Route(canvas + "/upload", routes.upload, methods=["POST"]),
         Route(canvas + "/export.png", routes.export, methods=["GET"]),
         WebSocketRoute("/ws/{canvas}", canvas_socket),

@@ -16,6 +16,7 @@ import json
 import logging
 from typing import Any, Awaitable, Callable
 
+import numpy as np
 from starlette.websockets import WebSocket
 
 from canvas.jobs import JobPlanned, WindowCommitted, WindowProgress
@@ -206,8 +207,9 @@ def _read_tiles(store: Store, keys: set[tuple[int, int, int]]) -> tuple[dict[tup
     """The tile frames to push, and the known area's bounds (level 0) after the change."""
     frames = {}
     for level, tx, ty in keys:
-        rgba = store.read(level, Rect(tx * TILE, ty * TILE, TILE, TILE))
-        rev = store.tile_revision(level, tx, ty)
+        rev, rgba = store.read_tile(level, tx, ty)
+        if rgba is None:  # erased: nothing left to show
+            rgba = np.zeros((TILE, TILE, 4), np.uint8)
         header = {"type": "tile", "level": level, "tx": tx, "ty": ty, "rev": rev, "w": TILE, "h": TILE, "format": "rgba"}
         frames[level, tx, ty] = encode_binary(header, rgba.tobytes())
     return frames, store.bounds(0)

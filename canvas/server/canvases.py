@@ -95,11 +95,13 @@ class Canvases:
             if file.exists():
                 file.rename(target.with_name(target.name + suffix))
 
-    def delete(self, name: str) -> None:
+    def delete(self, name: str) -> str | None:
+        """Delete the canvas's files; returns its identity if it was open (caches may hold it)."""
         path = self._movable(name)
-        self._close(name)
+        identity = self._close(name)
         for suffix in ("", *SIDE_FILES):
             path.with_name(path.name + suffix).unlink(missing_ok=True)
+        return identity
 
     def close(self) -> None:
         with self._lock:
@@ -114,9 +116,11 @@ class Canvases:
             raise conflict("default_canvas", "the default canvas cannot be renamed or deleted")
         return self.path(name)
 
-    def _close(self, name: str) -> None:
+    def _close(self, name: str) -> str | None:
         with self._lock:
             store = self._stores.pop(name, None)
-        if store is not None:
-            store.close()
+        if store is None:
+            return None
+        store.close()
+        return store.identity
 

@@ -20,8 +20,11 @@ Handler = Callable[[ServerState, Client, dict[str, Any], "bytes | None"], Awaita
 
 
 async def subscribe(state: ServerState, client: Client, message: dict[str, Any], payload: bytes | None) -> dict[str, Any]:
-    client.viewport = protocol.viewport(message)
-    return {"level": client.viewport.level, "rect": box(client.viewport.rect)}
+    viewport = client.viewport = protocol.viewport(message)
+    store = state.canvases.store(client.canvas)
+    tiles = await asyncio.to_thread(store.painted_tiles, viewport.level, viewport.rect)
+    return {"level": viewport.level, "rect": box(viewport.rect), "canvas_id": store.identity,
+            "tiles": [list(tile) for tile in tiles]}
 
 
 async def outpaint(state: ServerState, client: Client, message: dict[str, Any], payload: bytes | None) -> dict[str, Any]:

@@ -1,5 +1,5 @@
-"""HTTP: what is cacheable or bulky. Canvases (list, create, rename, delete), tiles as PNG
-with revision ETags, image upload, PNG export. Errors are `{"error": {code, message}}`.
+"""HTTP: what is cacheable or bulky. Canvases (list, create, rename, delete), tiles as WebP
+or PNG with revision ETags, image upload, PNG export. Errors are `{"error": {code, message}}`.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from canvas.server.canvases import check_name
 from canvas.server.errors import ApiError, bad, too_large
 from canvas.server.queue import Job, JobFinished
 from canvas.server.state import ServerState
+from canvas.server.tile_images import FORMATS
 from canvas.store import Store
 from tiler.rect import Rect
 
@@ -57,30 +58,48 @@ async def rename_canvas(request: Request) -> JSONResponse:
 async def delete_canvas(request: Request) -> Response:
     state, name = _state(request), request.path_params["name"]
     state.check_idle(name)
-    state.canvases.delete(name)
+    identity = state.canvases.delete(name)
+    if identity is not None:
+        state.tile_images.forget(identity)
     for client in list(state.broadcaster.viewers(name)):
         client.end({"type": "canvas.deleted", "canvas": name})
     return Response(status_code=204)
 
 
 async def tile(request: Request) -> Response:
-    """A tile of view(level) as PNG; 204 where nothing is painted. ETag: the tile's revision."""
+    """A tile of view(level) as WebP or PNG; 204 where nothing is painted. ETag: the tile's revision."""
     store, name = _store(request)
     level = _int(request.path_params["level"], "level", 0, MAX_TILE_LEVEL)
     bound = limits.MAX_COORD // TILE
     tx = _int(request.path_params["tx"], "tx", -bound, bound)
     ty = _int(request.path_params["ty"], "ty", -bound, bound)
-    # The file's identity joins the revision, so a canvas deleted and made again under
+    fmt = request.path_params["fmt"]
+    if fmt not in FORMATS:
+        raise ApiError("not_found", f"tiles come as {' or '.join(FORMATS)}, not {fmt!r}", 404)
+    # The canvas's identity joins the revision, so a canvas deleted and made again under
     # the same name never matches a cached tile of the old one.
     rev = await asyncio.to_thread(store.tile_revision, level, tx, ty)
-    etag = f'"{_state(request).canvases.path(name).stat().st_ino:x}-{rev}"'
-    headers = {"ETag": etag, "Cache-Control": "no-cache"}
-    if etag in [tag.strip() for tag in request.headers.get("if-none-match", "").split(",")]:
-        return Response(status_code=304, headers=headers)
-    if rev == 0:
+    if _etag(store, rev, fmt) in [tag.strip() for tag in request.headers.get("if-none-match", "").split(",")]:
+        return Response(status_code=304, headers=_tile_headers(request, store, rev, fmt))
+    data: bytes | None = None
+    if rev:
+        rev, data = await asyncio.to_thread(_state(request).tile_images.get, store, store.identity, level, tx, ty, fmt)
+    headers = _tile_headers(request, store, rev, fmt)  # rev again: a commit may have landed meanwhile
+    if data is None:
         return Response(status_code=204, headers=headers)
-    png = await asyncio.to_thread(_tile_png, store, level, tx, ty)
-    return Response(png, media_type="image/png", headers=headers)
+    return Response(data, media_type=FORMATS[fmt][0], headers=headers)
+
+
+def _etag(store: Store, rev: int, fmt: str) -> str:
+    return f'"{store.identity}-{rev}-{fmt}"'
+
+
+def _tile_headers(request: Request, store: Store, rev: int, fmt: str) -> dict[str, str]:
+    """A URL naming the version it shows (`?v=<canvas_id>-<rev>`, from a `subscribe`
+    answer) never changes: the browser keeps it without asking again. Any other is
+    revalidated by its ETag on every use."""
+    fixed = rev and request.query_params.get("v") == f"{store.identity}-{rev}"
+    return {"ETag": _etag(store, rev, fmt), "Cache-Control": "private, max-age=31536000, immutable" if fixed else "no-cache"}
 
 
 async def upload(request: Request) -> JSONResponse:
@@ -188,10 +207,3 @@ def _decode(data: bytes) -> np.ndarray:
         raise too_large(f"refused as an image bomb: {exc}") from None
     except (OSError, ValueError, SyntaxError) as exc:
         raise bad(f"not an image this server can read: {exc}", "bad_image") from None
-
-
-def _tile_png(store: Store, level: int, tx: int, ty: int) -> bytes:
-    rgba = store.read(level, Rect(tx * TILE, ty * TILE, TILE, TILE))
-    out = io.BytesIO()
-    Image.fromarray(rgba).save(out, format="PNG", compress_level=1)
-    return out.getvalue()

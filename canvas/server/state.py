@@ -1,4 +1,5 @@
-"""What one running server holds: its settings, canvases, painters, queue and broadcaster."""
+"""What one running server holds: its settings, canvases, painters, queue, broadcaster and
+the cache of encoded tiles."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from canvas.server.broadcast import Broadcaster
 from canvas.server.canvases import Canvases
 from canvas.server.errors import conflict
 from canvas.server.queue import JobQueue
+from canvas.server.tile_images import TileImages
 
 
 @dataclass(frozen=True)
@@ -31,6 +33,7 @@ class ServerState:
         self.canvases = Canvases(config.data, config.canvas)
         self.broadcaster = Broadcaster(self.canvases)
         self.queue = JobQueue(self.canvases, self.painters, self.broadcaster.job_event)
+        self.tile_images = TileImages()
         self._client_ids = itertools.count(1)
 
     def painter_options(self) -> dict[str, dict[str, dict[str, Any]]]:

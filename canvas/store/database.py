@@ -6,7 +6,8 @@ never touch pixels; the pixels live in ``blobs``, one row per tile version (a ti
 256 KB in the index b-tree would spill every scan into overflow pages). A tile row with
 a NULL blob is a tombstone: the tile became empty at that revision while an older
 version still holds pixels. ``revisions`` is the history; ``meta`` holds the format
-marker, the schema version and the head.
+marker, the schema version, the head and the canvas's identity (a random id that
+names this file in ETags and caches: a canvas made again under an old name is another).
 
 WAL with synchronous=NORMAL: a commit is atomic and survives a killed process (the OS
 has the pages); only a power cut can lose the last few commits, never corrupt the file.
@@ -14,7 +15,9 @@ has the pages); only a power cut can lose the last few commits, never corrupt th
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
+import uuid
 
 from canvas.store.errors import StoreError
 
@@ -88,6 +91,9 @@ def _prepare(db: sqlite3.Connection, path: str, create: bool) -> None:
         )
     if version < SCHEMA_VERSION:
         raise StoreError(f"{path} has canvas schema version {version}, which has no migration")
+    if "id" not in meta:  # files from before canvases had an identity get one now
+        with contextlib.suppress(sqlite3.OperationalError):  # a read-only file keeps none
+            set_meta(db, "id", uuid.uuid4().hex)
     db.execute("PRAGMA journal_mode = WAL")
     db.execute("PRAGMA synchronous = NORMAL")
     db.execute("PRAGMA mmap_size = 268435456")
@@ -105,7 +111,7 @@ def _create(db: sqlite3.Connection) -> None:
                 db.execute(statement)
         db.executemany(
             "INSERT INTO meta (key, value) VALUES (?, ?)",
-            [("format", FORMAT), ("schema_version", str(SCHEMA_VERSION)), ("head", "0")],
+            [("format", FORMAT), ("schema_version", str(SCHEMA_VERSION)), ("head", "0"), ("id", uuid.uuid4().hex)],
         )
         db.execute("COMMIT")
     except BaseException:

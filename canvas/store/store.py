@@ -17,6 +17,7 @@ from __future__ import annotations
 import os
 import sqlite3
 import threading
+import uuid
 from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
@@ -26,7 +27,7 @@ import numpy as np
 
 from canvas.store import view
 from canvas.store.cache import TileCache
-from canvas.store.database import connect
+from canvas.store.database import connect, get_meta
 from canvas.store.errors import StoreError
 from canvas.store.history import FINISHED, History, Revision
 from canvas.store.images import parameters_text, to_rgba, write_png
@@ -55,6 +56,7 @@ class Store:
         self._lock = threading.RLock()
         self._closed = False
         self._history = History(db)
+        self._identity = get_meta(db, "id") or uuid.uuid4().hex  # none only if read-only and old
         if recover:
             self._history.interrupt_running()
         self._head = self._history.head
@@ -99,6 +101,11 @@ class Store:
         self.close()
 
     @property
+    def identity(self) -> str:
+        """A random id made with the file: names this canvas in ETags and caches."""
+        return self._identity
+
+    @property
     def head(self) -> int:
         return self._head
 
@@ -128,6 +135,26 @@ class Store:
         level, tx, ty = _check_level(level), int(tx), int(ty)
         with self._open():
             return view.view_revision(self._layers, level, tx, ty, self._top, self._extent)
+
+    def painted_tiles(self, level: int, rect: Rect) -> list[tuple[int, int, int]]:
+        """(tx, ty, revision) of every tile of view(level) over ``rect`` (at ``level``) that
+        shows something: a client that knows them fetches no empty tile and caches the rest
+        by revision."""
+        level, rect = _check_level(level), _plain(rect)
+        with self._open():
+            found = [(tx, ty, view.view_revision(self._layers, level, tx, ty, self._top, self._extent))
+                     for tx, ty in rect.tiles(TILE)]
+        return [tile for tile in found if tile[2]]
+
+    def read_tile(self, level: int, tx: int, ty: int) -> tuple[int, np.ndarray | None]:
+        """(revision, pixels) of view(level) tile (tx, ty), read together; (0, None) if empty.
+
+        One lock hold: a cache keyed by the revision must never file newer pixels under
+        an older revision (an undo brings that older revision back).
+        """
+        with self._open():
+            rev = self.tile_revision(level, tx, ty)
+            return rev, (self.read(level, tile_rect(int(tx), int(ty))) if rev else None)
 
     # -- writing -------------------------------------------------------------------------
 
