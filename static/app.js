@@ -7,6 +7,7 @@
  */
 
 import { Brush } from "./brush.js";
+import { CanvasPicker, fetchJson, openCanvas } from "./canvases.js";
 import { Connection } from "./connection.js";
 import { Frame } from "./frame.js";
 import { Rect, TILE } from "./geometry.js";
@@ -31,14 +32,14 @@ export class App {
     this.canvas = $("canvas");
     this.ctx = this.canvas.getContext("2d");
     this.view = new View(this.canvas);
-    this.layer = new TileLayer((level, tx, ty) => `/api/canvases/${encodeURIComponent(name)}/tiles/${level}/${tx}/${ty}.png`);
+    this.layer = new TileLayer((level, tx, ty) => `/api/canvases/${encodeURIComponent(name)}/tiles/${level}/${tx}/${ty}.webp`);
     this.conn = new Connection(`/ws/${encodeURIComponent(name)}`);
     this.panel = new Panel($("settings"), "boundless.settings");
     this.frame = new Frame($("overlay"), this.view);
     this.brush = new Brush(this.frame, this.view);
     this.jobs = new Jobs(this.conn, document, (text, bad) => this.toast(text, bad));
     this.history = new HistoryList($("history"));
-    $("canvas-name").textContent = name;
+    this.picker = new CanvasPicker($("picker"), name);
 
     const redraw = () => this.requestDraw();
     this.view.onchange = redraw;
@@ -106,11 +107,18 @@ export class App {
     });
     c.on("tile", (m) => this.layer.put(m.level, m.tx, m.ty, m.payload));
     c.on("history.changed", (m) => this.showHistory(m));
-    c.on("canvas.deleted", () => this.toast("This canvas was deleted.", true));
-    c.on("canvas.renamed", (m) => {
-      this.toast(`This canvas was renamed to ${m.name}; reopening it.`);
-      setTimeout(() => { location.search = `?canvas=${encodeURIComponent(m.name)}`; }, 800);
+    // Gone from under us (by another page, or by our picker): follow it.
+    c.on("canvas.deleted", () => {
+      c.close();
+      this.toast("This canvas was deleted; opening the default canvas.", true);
+      setTimeout(() => openCanvas(null), 1500);
     });
+    c.on("canvas.renamed", (m) => {
+      c.close();
+      this.toast(`This canvas was renamed to ${m.name}; reopening it.`);
+      setTimeout(() => openCanvas(m.name), 800);
+    });
+    c.on("error", (m) => { if (m.code === "not_found") this.toast(`${m.message}. Pick a canvas from the menu beside the name, top left.`, true); });
   }
 
   /** The tile keys the server pushes for a change over `area`: our viewport's, at its level. */
@@ -228,7 +236,10 @@ export class App {
     const rect = new Rect(x0, y0, Math.min(MAX_VIEWPORT, x1 - x0), Math.min(MAX_VIEWPORT, y1 - y0));
     if (this.subscribed && this.subscribed.level === level && this.subscribed.rect.equals(rect)) return;
     this.subscribed = { level, rect };
-    this.conn.request({ type: "subscribe", level, ...rect.box() }).catch(() => { this.subscribed = null; });
+    this.layer.expect(level, rect);
+    this.conn.request({ type: "subscribe", level, ...rect.box() })
+      .then((ok) => this.layer.listed(level, rect, ok.canvas_id, ok.tiles))
+      .catch(() => { this.subscribed = null; this.layer.listed(level, rect, "", null); });
   }
 
   // -- commands --------------------------------------------------------------------------
@@ -274,9 +285,7 @@ export class App {
     const url = `/api/canvases/${encodeURIComponent(this.name)}/upload?x=${r.x}&y=${r.y}&name=${encodeURIComponent(file.name)}`;
     this.toast(`Placing ${file.name}…`);
     try {
-      const response = await fetch(url, { method: "POST", body: file });
-      const body = await response.json();
-      if (!response.ok) throw new Error(body.error ? body.error.message : response.statusText);
+      const body = await fetchJson(url, { method: "POST", body: file });
       this.toast(`Placed ${file.name} (${body.w} × ${body.h}).`);
     } catch (err) {
       this.toast(`Upload failed: ${err.message}`, true);

@@ -70,9 +70,16 @@ export class Brush {
     ctx.lineWidth = this.size;
     ctx.lineCap = "round";
     ctx.beginPath();
-    ctx.moveTo(from[0] - this.rect.x, from[1] - this.rect.y);
-    ctx.lineTo(to[0] - this.rect.x, to[1] - this.rect.y);
-    ctx.stroke();
+    const [x0, y0, x1, y1] = [from[0] - this.rect.x, from[1] - this.rect.y, to[0] - this.rect.x, to[1] - this.rect.y];
+    if (x0 === x1 && y0 === y1) {
+      // A tap: canvas draws nothing for a line of length 0, so a round dab.
+      ctx.arc(x1, y1, this.size / 2, 0, 2 * Math.PI);
+      ctx.fill();
+    } else {
+      ctx.moveTo(x0, y0);
+      ctx.lineTo(x1, y1);
+      ctx.stroke();
+    }
     this.onchange();
   }
 
@@ -88,10 +95,12 @@ export class Brush {
   listen() {
     const el = this.frame.element;
     let last = null;
+    let before = null;  // the mask before a finger's stroke: a pinch takes the stroke back
     el.addEventListener("pointerdown", (event) => {
       if (!this.mode || event.button !== 0 || event.target.dataset.handle) return;
       event.stopPropagation();
       el.setPointerCapture(event.pointerId);
+      before = event.pointerType === "touch" ? this.ctx.getImageData(0, 0, this.rect.w, this.rect.h) : null;
       last = this.view.fromEvent(event);
       this.stroke(last, last);
     });
@@ -102,7 +111,11 @@ export class Brush {
       this.stroke(last, point);
       last = point;
     });
-    const end = () => { last = null; };
+    const end = (event) => {
+      if (event.type === "pointercancel" && before) { this.ctx.putImageData(before, 0, 0); this.onchange(); }
+      last = null;
+      before = null;
+    };
     el.addEventListener("pointerup", end);
     el.addEventListener("pointercancel", end);
   }

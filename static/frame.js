@@ -2,7 +2,8 @@
  * The generation frame: a rectangle on level 0 that outpainting, inpainting, upload and
  * export act on. Drag its body to move it, its edges and corners to resize it in 64 px
  * steps; presets set 512, 768 or 1024 a side. Its edges snap to the border of the known
- * area, and its label says how much known context it holds.
+ * area, and its label says how much known context it holds. Two fingers are a pinch
+ * wherever they land: the frame gives touches to the view once a second one is down.
  *
  *   const frame = new Frame(overlayElement, view);
  *   frame.set(new Rect(0, 0, 512, 512));
@@ -75,9 +76,33 @@ export class Frame {
     return value;
   }
 
+  /**
+   * A pinch began with a finger on the frame: undo the frame's drag (or end the brush's
+   * stroke) and give the fingers to the view, which pans and zooms with them from here
+   * (its pointerdown takes the pointer capture).
+   */
+  handOver(touches) {
+    const fingers = [...touches.values()];
+    touches.clear();
+    for (const e of fingers) this.element.dispatchEvent(new PointerEvent("pointercancel", pointerInit(e)));
+    for (const e of fingers) this.view.element.dispatchEvent(new PointerEvent("pointerdown", pointerInit(e)));
+  }
+
   listen() {
     let drag = null;
+    const touches = new Map();  // touch pointers down on the frame: id -> their last event
+    this.view.element.addEventListener("pointerdown", (event) => {
+      if (event.pointerType === "touch" && touches.size) this.handOver(touches);
+    });
     this.element.addEventListener("pointerdown", (event) => {
+      if (event.pointerType === "touch") {
+        touches.set(event.pointerId, event);
+        if (touches.size > 1 || this.view.pointers.size > 0) {
+          event.stopImmediatePropagation();  // the brush paints no second finger
+          this.handOver(touches);
+          return;
+        }
+      }
       const handle = event.target.dataset.handle;
       if (!handle && !this.movable) return;
       if (event.button !== 0) return;
@@ -88,6 +113,7 @@ export class Frame {
       this.element.classList.add("dragging");
     });
     this.element.addEventListener("pointermove", (event) => {
+      if (touches.has(event.pointerId)) touches.set(event.pointerId, event);
       if (!drag) return;
       const [wx, wy] = this.view.fromEvent(event);
       const dx = wx - drag.start[0], dy = wy - drag.start[1];
@@ -110,8 +136,19 @@ export class Frame {
       if (drag.handle.includes("n")) y0 = y1 - side(y1 - this.snapEdge(r.y + dy, ys));
       this.set(Rect.fromEdges(x0, y0, x1, y1));
     });
-    const end = () => { drag = null; this.element.classList.remove("dragging"); };
+    const end = (event) => {
+      touches.delete(event.pointerId);
+      if (drag && event.type === "pointercancel") this.set(drag.rect);
+      drag = null;
+      this.element.classList.remove("dragging");
+    };
     this.element.addEventListener("pointerup", end);
     this.element.addEventListener("pointercancel", end);
   }
+}
+
+/** What a synthetic copy of a pointer event needs. */
+function pointerInit(e) {
+  const { pointerId, pointerType, isPrimary, clientX, clientY, screenX, screenY } = e;
+  return { pointerId, pointerType, isPrimary, clientX, clientY, screenX, screenY, button: 0, buttons: 1, bubbles: true, cancelable: true };
 }

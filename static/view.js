@@ -84,7 +84,9 @@ export class View {
       event.preventDefault();
       const rect = el.getBoundingClientRect();
       const dy = event.deltaMode === 1 ? event.deltaY * 16 : event.deltaY;
-      if (event.ctrlKey || Math.abs(dy) >= 1) this.zoomAt(event.clientX - rect.left, event.clientY - rect.top, Math.exp(-dy * 0.0015 * (event.ctrlKey ? 4 : 1)));
+      // A touchpad pinch arrives as ctrl+wheel with deltaY = -100 ln(scale) in all: exp(-dy / 100)
+      // makes the content follow the fingers. A plain wheel zooms more gently.
+      if (event.ctrlKey || Math.abs(dy) >= 1) this.zoomAt(event.clientX - rect.left, event.clientY - rect.top, Math.exp(event.ctrlKey ? -dy / 100 : -dy * 0.0015));
     }, { passive: false });
     el.addEventListener("pointerdown", (event) => {
       if (!this.enabled && event.pointerType === "mouse" && event.button === 0) return;

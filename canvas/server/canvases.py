@@ -63,7 +63,10 @@ class Canvases:
     def describe(self, name: str) -> dict[str, Any]:
         path = self.path(name)
         stat = path.stat()
-        return {"name": name, "default": name == self.default, "bytes": stat.st_size, "modified": stat.st_mtime}
+        # Fresh pixels sit in the write-ahead log until a checkpoint: count them too.
+        wal = path.with_name(path.name + "-wal")
+        size = stat.st_size + (wal.stat().st_size if wal.exists() else 0)
+        return {"name": name, "default": name == self.default, "bytes": size, "modified": stat.st_mtime}
 
     def store(self, name: str, create: bool = False) -> Store:
         """The canvas's open Store; 404 unless it exists (or `create`)."""

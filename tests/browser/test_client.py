@@ -6,115 +6,17 @@ sees: tiles arriving, a window painted, undo, a second viewer, a restart, candid
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import numpy as np
-import pytest
 
-CHROMIUM = Path("/usr/bin/chromium")
-if not CHROMIUM.exists():
-    pytest.skip(f"the browser tests need Debian's Chromium at {CHROMIUM} (scripts/test installs it)", allow_module_level=True)
-pytest.importorskip("playwright.sync_api", reason="the browser tests need playwright (pip install -e '.[test]')")
-
-from serving import Server, png  # noqa: E402
-
-# Chromium as this machine runs it: no sandbox as root, and no background traffic (the
-# network is closed; its connections would only be refused).
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-        "--disable-sync", "--no-first-run"]
-# Screenshots are kept (gitignored) so a person can look at what the tests saw.
-SHOTS = Path(__file__).resolve().parents[2] / "artifacts" / "screenshots"
-
-VIEWPORT = {"width": 1280, "height": 800}
-TIMEOUT = 15_000
+from browsing import TIMEOUT, close_to, drag, frame, pixel, reload, screen, settle, unfocus, wait_pixel
+from serving import Server, png
 
 
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
-        yield launched
-        launched.close()
-
-
-@pytest.fixture
-def shots() -> Path:
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    return SHOTS
-
-
-def open_page(browser, server: Server):
-    context = browser.new_context(viewport=VIEWPORT)
-    page = context.new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-    page.errors = errors
-    page.goto(server.base)
-    page.wait_for_function("() => window.boundless && window.boundless.conn.isOpen && window.boundless.subscribed", timeout=TIMEOUT)
-    settle(page)
-    return page
-
-
-def settle(page) -> None:
-    """Wait until no visible tile waits for pixels, and a frame has been drawn."""
-    page.wait_for_function("""() => {
-        const app = window.boundless, level = app.view.level(app.topLevel + 4);
-        return app.layer.pending(app.view, level) === 0 && !app.drawPending;
-    }""", timeout=TIMEOUT)
-    page.evaluate("() => new Promise((done) => requestAnimationFrame(() => requestAnimationFrame(done)))")
-
-
-def pixel(page, wx: float, wy: float) -> list[int]:
-    """RGBA of the canvas element where level-0 pixel (wx, wy) is drawn."""
-    return page.evaluate("""([wx, wy]) => {
-        const app = window.boundless, [sx, sy] = app.view.toScreen(wx + 0.5, wy + 0.5), r = app.view.ratio;
-        return [...app.ctx.getImageData(Math.floor(sx * r), Math.floor(sy * r), 1, 1).data];
-    }""", [wx, wy])
-
-
-def wait_pixel(page, wx: float, wy: float, test: str) -> None:
-    """Wait until `test` (a JS expression over `p`, the RGBA array) holds at (wx, wy)."""
-    page.wait_for_function(f"""([wx, wy]) => {{
-        const app = window.boundless, [sx, sy] = app.view.toScreen(wx + 0.5, wy + 0.5), r = app.view.ratio;
-        const p = [...app.ctx.getImageData(Math.floor(sx * r), Math.floor(sy * r), 1, 1).data];
-        return {test};
-    }}""", arg=[wx, wy], timeout=TIMEOUT)
-
-
-def screen(page, wx: float, wy: float) -> tuple[float, float]:
-    """Page coordinates of a level-0 point (for the mouse)."""
-    return tuple(page.evaluate("""([wx, wy]) => {
-        const app = window.boundless, [sx, sy] = app.view.toScreen(wx, wy), box = app.canvas.getBoundingClientRect();
-        return [box.left + sx, box.top + sy];
-    }""", [wx, wy]))
-
-
-def frame(page) -> dict:
-    return page.evaluate("() => window.boundless.frame.rect.box()")
-
-
-def drag(page, start: tuple[float, float], end: tuple[float, float], steps: int = 8) -> None:
-    page.mouse.move(*start)
-    page.mouse.down()
-    page.mouse.move(*end, steps=steps)
-    page.mouse.up()
-
-
-def unfocus(page) -> None:
-    """Leave the form fields, so keys go to the canvas's shortcuts."""
-    page.evaluate("() => document.activeElement && document.activeElement.blur()")
-
-
-def close_to(a, b, tolerance: int = 3) -> bool:
-    return all(abs(int(x) - int(y)) <= tolerance for x, y in zip(a, b))
-
-
-def test_upload_outpaint_undo_and_a_second_viewer(browser, server: Server, photo_file: Path, astronaut: np.ndarray, shots: Path):
-    page = open_page(browser, server)
-    other = open_page(browser, server)
+def test_upload_outpaint_undo_and_a_second_viewer(open_page, server: Server, photo_file: Path, astronaut: np.ndarray, shots: Path):
+    page = open_page(server)
+    other = open_page(server)
 
     # An empty canvas says how to start, and undo has nothing to undo yet.
     assert page.is_visible("#empty-hint") and page.is_disabled("#undo")
@@ -166,11 +68,11 @@ def test_upload_outpaint_undo_and_a_second_viewer(browser, server: Server, photo
     assert page.errors == [] and other.errors == []
 
 
-def test_restart_keeps_the_canvas_and_the_page_reconnects(browser, tmp_path: Path, astronaut: np.ndarray, shots: Path):
+def test_restart_keeps_the_canvas_and_the_page_reconnects(open_page, tmp_path: Path, astronaut: np.ndarray, shots: Path):
     server = Server(tmp_path / "data")
     try:
         assert server.http("POST", "/api/canvases/default/upload?x=-256&y=-256&name=photo.png", png(astronaut))[0] == 201
-        page = open_page(browser, server)
+        page = open_page(server)
         assert page.evaluate("() => window.boundless.bounds.x") == -256  # fitted to what it holds
         assert close_to(pixel(page, -200, -100)[:3], astronaut[156, 56])
         # Wheel out around the photo's corner: the corner stays put, coarser tiles are drawn.
@@ -192,18 +94,16 @@ def test_restart_keeps_the_canvas_and_the_page_reconnects(browser, tmp_path: Pat
         # No click: the page retries by itself, backing off up to 8 s between tries, so
         # under load this can take a couple of tries. ("Reconnect now" only skips the wait.)
         page.wait_for_function("() => document.querySelector('#status').dataset.state === 'open'", timeout=2 * TIMEOUT)
-        page.reload()
-        page.wait_for_function("() => window.boundless && window.boundless.conn.isOpen", timeout=TIMEOUT)
-        settle(page)
+        reload(page)
         assert close_to(pixel(page, -200, -100)[:3], astronaut[156, 56])
         assert page.errors == []
     finally:
         server.stop()
 
 
-def test_inpaint_a_mask_and_accept_the_second_of_two_candidates(browser, server: Server, astronaut: np.ndarray, shots: Path):
+def test_inpaint_a_mask_and_accept_the_second_of_two_candidates(open_page, server: Server, astronaut: np.ndarray, shots: Path):
     assert server.http("POST", "/api/canvases/default/upload?x=0&y=0&name=photo.png", png(astronaut))[0] == 201
-    page = open_page(browser, server)
+    page = open_page(server)
     assert frame(page) == {"x": 256, "y": 0, "w": 512, "h": 512}  # the first frame straddles the border
     drag(page, screen(page, 512, 256), screen(page, 256, 256))
     assert frame(page) == {"x": 0, "y": 0, "w": 512, "h": 512}
@@ -213,6 +113,12 @@ def test_inpaint_a_mask_and_accept_the_second_of_two_candidates(browser, server:
     # Paint a stroke with the brush (B), then inpaint under it.
     unfocus(page)
     page.keyboard.press("b")
+    # A tap is a round dab of the brush's size (48 px); Clear takes it away.
+    page.mouse.click(*screen(page, 400, 400))
+    dab = page.evaluate("() => window.boundless.brush.bytes().reduce((n, v) => n + (v > 0), 0)")
+    assert abs(dab - np.pi * 24 ** 2) < 150, dab
+    page.click("#clear-mask")
+    assert page.evaluate("() => window.boundless.brush.bytes()") is None
     drag(page, screen(page, 150, 200), screen(page, 350, 200))
     painted = page.evaluate("() => window.boundless.brush.bytes().reduce((n, v) => n + (v > 0), 0)")
     assert painted > 200 * 30
@@ -242,11 +148,11 @@ def test_inpaint_a_mask_and_accept_the_second_of_two_candidates(browser, server:
     assert page.errors == []
 
 
-def test_progress_cancel_expand_and_settings_survive_a_reload(browser, server: Server, astronaut: np.ndarray, shots: Path):
+def test_progress_cancel_expand_and_settings_survive_a_reload(open_page, server: Server, astronaut: np.ndarray, shots: Path):
     assert server.http("POST", "/api/canvases/default/upload?x=0&y=0&name=photo.png", png(astronaut))[0] == 201
     server.painter.delay = 0.4
     server.painter.steps = 20
-    page = open_page(browser, server)
+    page = open_page(server)
     page.fill("#expand-by", "512")
     page.fill("#steps", "12")
 
@@ -261,8 +167,7 @@ def test_progress_cancel_expand_and_settings_survive_a_reload(browser, server: S
     assert page.evaluate("() => window.boundless.bounds.w") == 512
 
     # The settings are still there after a reload.
-    page.reload()
-    page.wait_for_function("() => window.boundless && window.boundless.conn.isOpen", timeout=TIMEOUT)
+    reload(page)
     assert page.input_value("#expand-by") == "512"
     assert page.input_value("#steps") == "12"
     # One painter served: the select shows it, with nothing to choose.
@@ -270,7 +175,7 @@ def test_progress_cancel_expand_and_settings_survive_a_reload(browser, server: S
     assert page.errors == []
 
 
-def test_the_painter_select_shows_its_options_and_a_job_sends_the_chosen_painter(browser, tmp_path: Path, monkeypatch, shots: Path):
+def test_the_painter_select_shows_its_options_and_a_job_sends_the_chosen_painter(open_page, tmp_path: Path, monkeypatch, shots: Path):
     from canvas.painters import PAINTERS, load_painters
     from serving import TintPainter
 
@@ -278,7 +183,7 @@ def test_the_painter_select_shows_its_options_and_a_job_sends_the_chosen_painter
     server = Server(tmp_path / "data", painters=load_painters(["tint", "patchmatch"]))
     try:
         assert server.http("POST", "/api/canvases/default/upload?x=0&y=0", png(np.full((256, 256, 3), 120, np.uint8)))[0] == 201
-        page = open_page(browser, server)
+        page = open_page(server)
         # What goes on the wire: the socket's text frames.
         page.evaluate("() => { const ws = window.boundless.conn.socket, send = ws.send.bind(ws); window.sent = [];"
                       " ws.send = (d) => { if (typeof d === 'string') window.sent.push(d); send(d); }; }")
@@ -298,11 +203,9 @@ def test_the_painter_select_shows_its_options_and_a_job_sends_the_chosen_painter
         page.wait_for_function("() => window.boundless.bounds.w > 256", timeout=TIMEOUT)
 
         # The choice and its option survive a reload.
-        page.reload()
-        page.wait_for_function("() => window.boundless && window.boundless.conn.isOpen", timeout=TIMEOUT)
+        reload(page)
         page.wait_for_function("() => document.querySelector('#painter').value === 'patchmatch'", timeout=TIMEOUT)
         assert page.input_value("#painter-options input") == "7"
         assert page.errors == []
-        page.context.close()
     finally:
         server.stop()

@@ -1,0 +1,49 @@
+"""The connection status: offline with a countdown, "Reconnect now" skipping the wait,
+and what changed while the page was away is on screen once it is back."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from browsing import TIMEOUT, close_to, pixel, settle, status
+from serving import Server, png
+
+
+def test_reconnect_now_after_a_restart_shows_what_changed_meanwhile(open_page, tmp_path: Path, astronaut: np.ndarray, shots: Path):
+    server = Server(tmp_path / "data")
+    try:
+        assert server.http("POST", "/api/canvases/default/upload?x=0&y=0&name=photo.png", png(astronaut[:, :256]))[0] == 201
+        page = open_page(server)
+        assert status(page) == "open" and page.inner_text("#status-text") == "Connected" and page.is_hidden("#reconnect")
+        assert close_to(pixel(page, 100, 100)[:3], astronaut[100, 100])
+        assert pixel(page, 400, 100)[3] == 0
+
+        # As after a few failed tries: the next one waits the longest backoff, 8 s.
+        page.evaluate("() => { window.boundless.conn.retry = 10; }")
+        port = server.port
+        server.stop()
+        page.wait_for_function("() => document.querySelector('#status').dataset.state === 'waiting'", timeout=TIMEOUT)
+        assert page.inner_text("#status-text") in ("Offline · retrying in 8 s", "Offline · retrying in 7 s")
+        assert page.is_visible("#reconnect") and page.is_disabled("#generate") and page.is_disabled(".expand[data-side='right']")
+        page.screenshot(path=str(shots / "reconnect-offline.png"))
+
+        # Back, with a second picture placed while the page was away.
+        server = Server(tmp_path / "data", port=port)
+        assert server.http("POST", "/api/canvases/default/upload?x=256&y=0&name=right.png", png(astronaut[:, 256:]))[0] == 201
+        page.click("#reconnect")
+        page.wait_for_function("() => document.querySelector('#status').dataset.state === 'open'", timeout=3000)
+        assert page.evaluate("() => window.boundless.conn.retryAt - Date.now()") > 2000  # well before the retry was due
+        assert page.inner_text("#status-text") == "Connected" and page.is_hidden("#reconnect") and page.is_enabled("#generate")
+
+        # No reload: the page revalidates its tiles and shows the new picture beside the old.
+        page.wait_for_function("() => window.boundless.bounds.w === 512", timeout=TIMEOUT)
+        settle(page)
+        assert close_to(pixel(page, 100, 100)[:3], astronaut[100, 100])
+        assert close_to(pixel(page, 400, 100)[:3], astronaut[100, 400])
+        page.wait_for_function("() => document.querySelectorAll('#history li').length === 2", timeout=TIMEOUT)
+        page.screenshot(path=str(shots / "reconnected.png"))
+        assert page.errors == []
+    finally:
+        server.stop()
