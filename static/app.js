@@ -176,7 +176,8 @@ export class App {
     this.frame.element.classList.toggle("choosing", Boolean(this.jobs.candidates));
     this.frame.layout();
     this.placeExpandButtons();
-    $("zoom").textContent = `${Math.round(view.scale * 100)}% · level ${level}`;
+    const zoom = `${Math.round(view.scale * 100)}% · level ${level}`;
+    if ($("zoom").textContent !== zoom) $("zoom").textContent = zoom;
     this.subscribe();
   }
 
@@ -222,7 +223,8 @@ export class App {
       }[button.dataset.side];
       button.style.left = `${Math.round(pos[0])}px`;
       button.style.top = `${Math.round(pos[1])}px`;
-      button.title = `Expand ${button.dataset.side === "up" || button.dataset.side === "down" ? button.dataset.side + "wards" : "to the " + button.dataset.side} by ${this.panel.value("expand")} px`;
+      const title = `Expand ${button.dataset.side === "up" || button.dataset.side === "down" ? button.dataset.side + "wards" : "to the " + button.dataset.side} by ${this.panel.value("expand")} px`;
+      if (button.title !== title) button.title = title;
     }
   }
 

@@ -63,9 +63,12 @@ export class Frame {
     style.top = `${Math.round(y0)}px`;
     style.width = `${Math.round(x1) - Math.round(x0)}px`;
     style.height = `${Math.round(y1) - Math.round(y0)}px`;
-    this.sizeLabel.textContent = `${this.rect.w} × ${this.rect.h}`;
+    // Text is set only when it changes: a new text node would cost a layout every frame.
+    const size = `${this.rect.w} × ${this.rect.h}`;
+    if (this.sizeLabel.textContent !== size) this.sizeLabel.textContent = size;
     const share = this.context();
-    this.contextLabel.textContent = share === 0 ? "no context" : share >= 0.999 ? "all known" : `${Math.round(share * 100)}% context`;
+    const context = share === 0 ? "no context" : share >= 0.999 ? "all known" : `${Math.round(share * 100)}% context`;
+    if (this.contextLabel.textContent !== context) this.contextLabel.textContent = context;
     this.element.classList.toggle("frame-empty", share === 0);
   }
 

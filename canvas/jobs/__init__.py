@@ -5,10 +5,11 @@
 """
 
 from canvas.jobs.events import EventCallback, JobEvent, JobPlanned, WindowCommitted, WindowProgress
-from canvas.jobs.runner import JobResult, SelectCandidate, run_job
+from canvas.jobs.runner import JobResult, SelectCandidate, run_job, run_steps
 from canvas.jobs.spec import (
     MAX_GROW,
     MAX_TARGET_PX,
+    PREFILLS,
     Expand,
     Frame,
     Inpaint,
@@ -30,10 +31,12 @@ __all__ = [
     "JobSpec",
     "MAX_GROW",
     "MAX_TARGET_PX",
+    "PREFILLS",
     "SelectCandidate",
     "Target",
     "TilerSettings",
     "WindowCommitted",
     "WindowProgress",
     "run_job",
+    "run_steps",
 ]

@@ -12,9 +12,13 @@ from tiler.rect import Rect
 
 @dataclass(frozen=True)
 class JobPlanned:
+    """A step's windows are planned (a job of several steps plans each when it starts)."""
+
     rev: int
     windows: list[Rect]
     level: int
+    step: int = 0
+    steps: int = 1
 
 
 @dataclass(frozen=True)

@@ -12,12 +12,12 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, replace
-from typing import Callable
+from typing import Any, Callable, Sequence
 
 import numpy as np
 
 from canvas.jobs.events import EventCallback, JobPlanned, WindowCommitted, WindowProgress
-from canvas.jobs.spec import JobSpec
+from canvas.jobs.spec import JobError, JobSpec
 from canvas.jobs.target import TargetPixels, resolve_target
 from canvas.jobs.window import PaintedWindow, WindowPixels, paint_window
 from canvas.painters.base import CancelToken, Cancelled, PaintProgress, Painter
@@ -49,41 +49,80 @@ def run_job(
     select: SelectCandidate | None = None,
 ) -> JobResult:
     """Plan and paint `spec` on `store`. Bad input raises JobError before anything is written."""
+    return run_steps(store, painter, [spec], on_event=on_event, cancel=cancel, select=select)
+
+
+def run_steps(
+    store: Store,
+    painter: Painter,
+    steps: Sequence[JobSpec],
+    *,
+    kind: str | None = None,
+    params: dict[str, Any] | None = None,
+    on_event: EventCallback | None = None,
+    cancel: CancelToken | None = None,
+    select: SelectCandidate | None = None,
+) -> JobResult:
+    """Paint several specs one after another as one job: one revision, one undo step.
+
+    Each step is planned when it starts, so it sees what the steps before it painted
+    (a zoom-out ring is context for the next ring; a body grown downwards is context for
+    widening it). `kind` and `params` name the whole job in the history; by default they
+    are the first step's. The first step is planned before anything is written, so bad
+    input raises JobError with the canvas untouched.
+    """
+    if not steps:
+        raise JobError("a job needs at least one step")
     started = time.perf_counter()
     emit = on_event or (lambda event: None)
     cancel = cancel or CancelToken()
-    pixels = resolve_target(store, spec)
-    plan = plan_windows(
-        pixels.known,
-        pixels.target,
-        pixels.area,
-        window=spec.tiler.window,
-        context=spec.tiler.context,
-    )
-    plan_info = {"plan": [list(w.rect.as_tuple()) for w in plan], "level": spec.level}
-    # The job's own painter options win over the painter's defaults in what is recorded.
-    params = {**spec.describe(), **painter.describe(), **spec.request.options}
-    rev = store.begin_revision(type(spec.target).__name__.lower(), params, plan_info)
-    emit(JobPlanned(rev=rev, windows=[w.rect for w in plan], level=spec.level))
+    first = _plan(store, steps[0])
+    if params is None:
+        # The job's own painter options win over the painter's defaults in what is recorded.
+        params = {**steps[0].describe(), **painter.describe(), **steps[0].request.options}
+    info = {"plan": [list(w.rect.as_tuple()) for w in first[1]], "level": steps[0].level}
+    rev = store.begin_revision(kind or type(steps[0].target).__name__.lower(), params, info)
 
     done = 0
     status = "done"
+    windows: list[Window] = []
+    plans: list[dict[str, Any]] = []
     try:
-        for index in range(len(plan)):
-            cancel.raise_if_cancelled()
-            if not _paint_and_commit(store, painter, spec, pixels, plan, index, rev, emit, cancel, select):
-                status = "cancelled"
+        for number, spec in enumerate(steps):
+            pixels, plan = first if number == 0 else _plan(store, spec)
+            windows += plan
+            plans.append({"level": spec.level, "plan": [list(w.rect.as_tuple()) for w in plan]})
+            emit(JobPlanned(rev=rev, windows=[w.rect for w in plan], level=spec.level, step=number, steps=len(steps)))
+            before = done
+            for index in range(len(plan)):
+                cancel.raise_if_cancelled()
+                if not _paint_and_commit(store, painter, spec, pixels, plan, index, rev, emit, cancel, select, before):
+                    status = "cancelled"
+                    break
+                done += 1
+            if status != "done":
                 break
-            done += 1
     except Cancelled:
         status = "cancelled"
     except BaseException as exc:
         # Ctrl+C cancels; anything else fails the job. Committed windows stay either way.
         failed = isinstance(exc, Exception)
-        store.finish_revision(rev, "failed" if failed else "cancelled", windows=done, error=str(exc) or type(exc).__name__)
+        store.finish_revision(rev, "failed" if failed else "cancelled", windows=done, error=str(exc) or type(exc).__name__,
+                              **_steps_info(plans))
         raise
-    store.finish_revision(rev, status, windows=done)
-    return JobResult(rev, status, done, plan, time.perf_counter() - started)
+    store.finish_revision(rev, status, windows=done, **_steps_info(plans))
+    return JobResult(rev, status, done, windows, time.perf_counter() - started)
+
+
+def _plan(store: Store, spec: JobSpec) -> tuple[TargetPixels, list[Window]]:
+    pixels = resolve_target(store, spec)
+    plan = plan_windows(pixels.known, pixels.target, pixels.area, window=spec.tiler.window, context=spec.tiler.context)
+    return pixels, plan
+
+
+def _steps_info(plans: list[dict[str, Any]]) -> dict[str, Any]:
+    """A job of several steps records each step's plan (one step's is in `plan` already)."""
+    return {"steps": plans} if len(plans) > 1 else {}
 
 
 def _paint_and_commit(
@@ -97,6 +136,7 @@ def _paint_and_commit(
     emit: EventCallback,
     cancel: CancelToken,
     select: SelectCandidate | None,
+    painted_before: int,
 ) -> bool:
     window = plan[index]
     rect = window.rect
@@ -110,7 +150,8 @@ def _paint_and_commit(
         fill=pixels.target_left[local.slices].copy(),
         outside_known=_ring(pixels, rect),
     )
-    request = replace(spec.request, seed=_window_seed(spec.request.seed, index))
+    # Numbered across the whole job, so the windows of later steps get seeds of their own.
+    request = replace(spec.request, seed=_window_seed(spec.request.seed, painted_before + index))
 
     def progress(p: PaintProgress) -> None:
         emit(WindowProgress(index, len(plan), rect, p.step, p.steps, p.preview))
@@ -140,4 +181,4 @@ def _window_seed(seed: int, index: int) -> int:
     return (seed + 7919 * index) % 2**32
 
 
-__all__ = ["JobResult", "SelectCandidate", "run_job"]
+__all__ = ["JobResult", "SelectCandidate", "run_job", "run_steps"]

@@ -21,6 +21,10 @@ from tiler.rect import Rect
 MAX_GROW = 8192  # px added on one side by one expand job
 MAX_TARGET_PX = 64 * 1024 * 1024  # px in the bounding box of one job's target
 MAX_LEVEL = 16
+# The tiler's prefills, and "original": keep what the canvas holds under the target (an
+# inpainted picture, for a painter to start from at a strength below 1; empty pixels get
+# the edge fill). Automatic1111 calls these choices "masked content".
+PREFILLS = (*PREFILL_MODES, "original")
 
 
 class JobError(ValueError):
@@ -96,8 +100,8 @@ class TilerSettings:
             raise JobError(f"pad must be between 0 and 128 px, got {self.pad}")
         if not 0 <= self.feather <= self.pad:
             raise JobError(f"feather must be between 0 and pad ({self.pad}) px, got {self.feather}")
-        if self.prefill not in PREFILL_MODES:
-            raise JobError(f"prefill must be one of {', '.join(PREFILL_MODES)}, got {self.prefill!r}")
+        if self.prefill not in PREFILLS:
+            raise JobError(f"prefill must be one of {', '.join(PREFILLS)}, got {self.prefill!r}")
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from canvas.jobs.spec import TilerSettings
+from canvas.jobs.target import KNOWN_ALPHA
 from canvas.painters.base import CancelToken, PaintRequest, Painter, ProgressCallback
 from tiler.colour import match_colour
 from tiler.composite import composite
@@ -52,7 +53,7 @@ def paint_window(
         feather=settings.feather,
         outside_known=pixels.outside_known,
     )
-    start = prefill(rgb, ~pixels.known, settings.prefill, seed=request.seed)
+    start = _start(rgb, pixels, settings.prefill, request.seed)
     changed = masks.alpha > 0
     painted = _ask(painter, start, masks.generate, pixels, request, progress, cancel)
     cancel.raise_if_cancelled()
@@ -68,6 +69,17 @@ def paint_window(
             candidate = match_colour(candidate, rgb, masks.band, None)
         candidates.append(composite(pixels.rgba, candidate, masks.alpha))
     return PaintedWindow(candidates=candidates, changed=changed)
+
+
+def _start(rgb: np.ndarray, pixels: WindowPixels, mode: str, seed: int) -> np.ndarray:
+    """The image the painter starts from: the unknown pixels prefilled. "original" keeps
+    the canvas's own pixels under the target (inpainting a picture) and edge-fills only
+    the empty ones."""
+    unknown = ~pixels.known
+    if mode == "original":
+        unknown &= pixels.rgba[..., 3] < KNOWN_ALPHA
+        mode = "edge"
+    return prefill(rgb, unknown, mode, seed=seed)
 
 
 def _ask(

@@ -21,7 +21,7 @@ import uuid
 from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, BinaryIO, Iterator
+from typing import Any, BinaryIO, Callable, Iterator
 
 import numpy as np
 
@@ -31,6 +31,7 @@ from canvas.store.database import connect, get_meta
 from canvas.store.errors import StoreError
 from canvas.store.history import FINISHED, History, Revision
 from canvas.store.images import parameters_text, to_rgba, write_png
+from canvas.store.jobs import INFO_KEY, JobLog, JobRecord
 from canvas.store.layers import OWN, Layers
 from canvas.store.lock import OwnerLock
 from canvas.store.pyramid import Dirty, seed_growth, top_level, update
@@ -56,9 +57,12 @@ class Store:
         self._lock = threading.RLock()
         self._closed = False
         self._history = History(db)
+        self._jobs = JobLog(db)
+        self._deferred: list[Callable[[], None]] = []  # writes a full disk refused, retried first
+        self._job_key = threading.local()  # the server's job whose revision this thread begins
         self._identity = get_meta(db, "id") or uuid.uuid4().hex  # none only if read-only and old
         if recover:
-            self._history.interrupt_running()
+            self._recover()
         self._head = self._history.head
         self._top, self._extent = self._history.pyramid_state(self._head)
         self.cache = TileCache(int(cache_mb * 2**20))
@@ -88,6 +92,10 @@ class Store:
         with self._lock:
             if self._closed:
                 return
+            try:
+                self._settle()
+            except sqlite3.Error:  # still refused: the next open marks what is left running interrupted
+                pass
             self._closed = True
             self._db.close()
             if self._owner is not None:
@@ -136,6 +144,12 @@ class Store:
         with self._open():
             return view.view_revision(self._layers, level, tx, ty, self._top, self._extent)
 
+    def authored_bounds(self) -> dict[int, Rect]:
+        """Per level with content authored there (level 0: imports and ordinary jobs; a
+        zoom-out's rings: coarser levels), that content's bbox at its own level."""
+        with self._open():
+            return dict(self._layers.own_bounds())
+
     def painted_tiles(self, level: int, rect: Rect) -> list[tuple[int, int, int]]:
         """(tx, ty, revision) of every tile of view(level) over ``rect`` (at ``level``) that
         shows something: a client that knows them fetches no empty tile and caches the rest
@@ -165,13 +179,19 @@ class Store:
         bookkeeping (the window plan, counts), merged with what ``finish_revision`` adds.
 
         Refused while the head revision is still running: one job writes at a time.
+        Inside ``with store.job(key)``, the info names that job (see ``jobs``).
         """
         with self._open():
+            self._settle()
             self._check_not_running()
+            info = dict(info or {})
+            key = getattr(self._job_key, "value", None)
+            if key is not None:
+                info[INFO_KEY] = key
             with self._transaction():
                 self._layers.drop_after(self._head)
                 self._history.drop_after(self._head)
-                rev = self._history.create(kind, dict(params or {}), self._top, self._extent, info or {})
+                rev = self._history.create(kind, dict(params or {}), self._top, self._extent, info)
                 self._history.set_head(rev)
             self._layers.forget_after(self._head)
             self._head = self._layers.head = rev
@@ -221,6 +241,11 @@ class Store:
                 self._history.finish(rev, status, info)
             except KeyError:
                 raise StoreError(f"no revision {rev}") from None
+            except sqlite3.Error:
+                # A full disk must not leave the revision running for good: the next write
+                # (a new job, an undo) lands this first.
+                self._deferred.append(lambda: self._finish_if_there(rev, status, info))
+                raise
 
     # -- history -------------------------------------------------------------------------
 
@@ -229,6 +254,7 @@ class Store:
         with self._open():
             if self._head == 0:
                 return None
+            self._settle()
             current = self._check_not_running()
             self._move_head(self._history.previous(self._head))
             return None if current is None else replace(current, active=False)
@@ -239,12 +265,48 @@ class Store:
             following = self._history.following(self._head)
             if following is None:
                 return None
+            self._settle()
             self._move_head(following)
             return self._history.get(following)
 
     def history(self) -> list[Revision]:
         with self._open():
             return self._history.all()
+
+    # -- jobs ----------------------------------------------------------------------------
+
+    def record_job(self, job: str, kind: str, client: str, request: dict[str, Any]) -> str:
+        """Keep a job the server accepted until ``forget_job``; returns its key (see ``jobs``)."""
+        key = uuid.uuid4().hex
+        with self._open():
+            self._settle()
+            with self._transaction():
+                self._jobs.add(key, job, kind, client, request)
+        return key
+
+    def forget_job(self, key: str) -> None:
+        """The job ended (its revision, if any, says how)."""
+        with self._open():
+            try:
+                with self._transaction():
+                    self._jobs.remove(key)
+            except sqlite3.Error:
+                self._deferred.append(lambda: self._jobs.remove(key))
+                raise
+
+    @contextmanager
+    def job(self, key: str) -> Iterator[None]:
+        """Revisions this thread begins inside the block carry ``key`` in their info."""
+        self._job_key.value = key
+        try:
+            yield
+        finally:
+            self._job_key.value = None
+
+    def interrupted_jobs(self) -> list[JobRecord]:
+        """Jobs a killed (or stopped) process had accepted and not finished, oldest first."""
+        with self._open():
+            return self._jobs.interrupted()
 
     # -- images --------------------------------------------------------------------------
 
@@ -307,6 +369,36 @@ class Store:
         update(self._layers, rev, dirty, top)
         self._history.record_commit(rev, touched, top, extent)
         self._top, self._extent = top, extent
+
+    def _recover(self) -> None:
+        """Revisions and jobs a killed process left running become interrupted. On a disk
+        that refuses the write (full, read-only) it waits for the next write: the canvas
+        still opens, to be read."""
+        def interrupt() -> None:
+            self._history.interrupt_running()
+            self._jobs.interrupt_waiting()
+
+        try:
+            with self._transaction():
+                interrupt()
+        except sqlite3.Error:
+            self._deferred.append(interrupt)
+
+    def _settle(self) -> None:
+        """Land the writes a failing disk refused before (see ``finish_revision``), in
+        order, before any new one; raises the disk's error while it still refuses them."""
+        if not self._deferred:
+            return
+        with self._transaction():
+            for write in self._deferred:
+                write()
+        self._deferred.clear()
+
+    def _finish_if_there(self, rev: int, status: str, info: dict[str, Any]) -> None:
+        try:
+            self._history.finish(rev, status, info)
+        except KeyError:  # gone with a dropped redo branch
+            pass
 
     def _move_head(self, head: int) -> None:
         with self._transaction():
