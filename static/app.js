@@ -103,7 +103,8 @@ export class App {
     c.on("tiles.invalidated", (m) => {
       const area = Rect.of(m.rect);
       if (m.bounds) { this.bounds = Rect.of(m.bounds); this.frame.known = this.bounds; this.frame.layout(); this.showEmptyHint(); }
-      this.layer.invalidate(area, m.pushed ? this.expectedPushes(area) : new Set());
+      const fade = m.fade || 0;
+      this.layer.invalidate(area, m.pushed ? this.expectedPushes(area, fade) : new Set(), fade);
     });
     c.on("tile", (m) => this.layer.put(m.level, m.tx, m.ty, m.payload));
     c.on("history.changed", (m) => this.showHistory(m));
@@ -122,10 +123,10 @@ export class App {
   }
 
   /** The tile keys the server pushes for a change over `area`: our viewport's, at its level. */
-  expectedPushes(area) {
+  expectedPushes(area, fade = 0) {
     const sub = this.subscribed;
     if (!sub) return new Set();
-    const seen = area.toLevel(0, sub.level).intersect(sub.rect);
+    const seen = area.toLevel(0, sub.level).grow(fade).intersect(sub.rect);
     const keys = [...seen.tiles(TILE)].map(([tx, ty]) => this.layer.key(sub.level, tx, ty));
     return keys.length <= 64 ? new Set(keys) : new Set();
   }

@@ -32,6 +32,9 @@ export class Rect {
     return Rect.fromEdges(Math.min(this.x, o.x), Math.min(this.y, o.y), Math.max(this.x1, o.x1), Math.max(this.y1, o.y1));
   }
 
+  /** This box with every side moved out by `n` (in by a negative n). */
+  grow(n) { return n ? new Rect(this.x - n, this.y - n, this.w + 2 * n, this.h + 2 * n) : this; }
+
   contains(px, py) { return px >= this.x && px < this.x1 && py >= this.y && py < this.y1; }
 
   /** The smallest box at level `target` covering this box given at `level` (as the server's Rect.to_level). */

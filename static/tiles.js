@@ -107,15 +107,18 @@ export class TileLayer {
    * Tiles over `area` (level 0) changed. Those in `expected` (keys) are being pushed: they
    * are refetched only if no push arrives within a second.
    */
-  invalidate(area, expected = new Set()) {
+  invalidate(area, expected = new Set(), fade = 0) {
     const now = performance.now();
     this.changes++;
+    // `fade` px at a tile's own level: how far a change reaches into the fade of finer
+    // content over coarser content (zoomed-out canvases; 0 elsewhere).
+    const reaches = (level, world) => !world.intersect(area.grow(fade * 2 ** level)).empty;
     for (const key of this.known.keys()) {
       const [level, tx, ty] = key.split("/").map(Number), s = TILE * 2 ** level;
-      if (!new Rect(tx * s, ty * s, s, s).intersect(area).empty) this.known.delete(key);
+      if (reaches(level, new Rect(tx * s, ty * s, s, s))) this.known.delete(key);
     }
     for (const [key, tile] of this.tiles) {
-      if (tile.world.intersect(area).empty) continue;
+      if (!reaches(tile.level, tile.world)) continue;
       tile.stale = true;
       tile.version++;
       tile.waitUntil = expected.has(key) ? now + 1000 : 0;

@@ -321,6 +321,35 @@ def test_painted_tiles_and_read_tile_agree_with_tile_revision(store):
     assert store.read_tile(0, 5, 5) == (0, None)
 
 
+def solid(h: int, w: int, colour: tuple[int, int, int]) -> np.ndarray:
+    rgba = np.full((h, w, 4), 255, np.uint8)
+    rgba[..., :3] = colour
+    return rgba
+
+
+def test_finer_content_fades_into_coarser_content_under_its_edge_when_shown(store):
+    # a zoom-out: a white original at level 0, a black ring authored at level 2 around it
+    ring = paint(store, 2, Rect(-64, -64, 256, 256), solid(256, 256, (0, 0, 0)))
+    original = paint(store, 0, Rect(0, 0, 512, 512), solid(512, 512, (255, 255, 255)))
+    exact = store.read(0, Rect(-64, 200, 640, 64))
+    assert (exact[:, 64:576, :3] == 255).all() and (exact[:, :64, :3] == 0).all()  # a hard line
+    shown = store.read(0, Rect(-64, 200, 640, 64), fade=32)
+    assert (shown[..., 3] == 255).all()
+    row = shown[10, :, 0].astype(int)
+    assert (row[:64] == 0).all() and (row[64 + 40 : 576 - 40] == 255).all()  # far from the edge: as painted
+    ramp = row[64 : 64 + 40]
+    assert ramp[0] < 20 and ramp[-1] == 255 and (np.diff(ramp) >= 0).all()  # a gradual fade, no jump
+    assert np.abs(np.diff(row)).max() <= 255 // 16
+    # where nothing lies under the edge, it stays sharp (the border of the whole canvas)
+    assert np.array_equal(store.read(0, Rect(0, 600, 64, 64), fade=32), store.read(0, Rect(0, 600, 64, 64)))
+    # the tile next to a change sees it when fading: its revision counts the neighbour's
+    assert store.tile_revision(0, 1, 0) == original
+    later = paint(store, 0, Rect(512, 0, 16, 16), solid(16, 16, (255, 255, 255)))
+    assert store.tile_revision(0, 1, 0) == original and store.tile_revision(0, 1, 0, fade=32) == later
+    assert store.tile_revision(0, 5, 5, fade=32) == store.tile_revision(0, 5, 5) == 0
+    assert ring < original
+
+
 def test_cache_stays_within_its_bound():
     with Store.open(":memory:", cache_mb=1) as store:
         rect = Rect(-1024, -512, 2048, 1024)  # 32 level-0 tiles, 8 MB

@@ -24,6 +24,7 @@ from canvas.server.canvases import Canvases
 from canvas.server.messages import box, history
 from canvas.server.protocol import Viewport, encode_binary
 from canvas.server.queue import CandidatesStaged, Job, JobFinished, JobQueued
+from canvas.server.tile_images import FADE
 from canvas.store import Store
 from tiler.rect import Rect
 
@@ -31,6 +32,7 @@ log = logging.getLogger(__name__)
 MAX_OUTBOX = 512  # messages waiting for one client before it counts as stuck and is dropped
 MAX_PUSH_TILES = 64  # tiles pushed to one client for one change; more and it refetches
 TILE = Store.TILE
+TileKey = tuple[int, int, int]  # level, tx, ty
 END: dict[str, Any] = {"type": "end"}  # marks the end of an outbox: the pump closes the socket
 
 
@@ -184,30 +186,42 @@ class Broadcaster:
         """Tell every viewer that tiles over `area` (level 0) changed; push the ones it sees."""
         store = self.canvases.store(canvas)
         clients = list(self.viewers(canvas))
-        wanted = {client: _visible_tiles(client.viewport, area) for client in clients}
-        keys = {key for tiles in wanted.values() for key in tiles}
-        frames, bounds = await asyncio.to_thread(_read_tiles, store, keys)
+        viewports = {client: client.viewport for client in clients}
+        wanted, frames, bounds, fade = await asyncio.to_thread(_read_pushes, store, area, viewports)
         for client in clients:
             tiles = wanted[client]
             client.send({"type": "tiles.invalidated", "rect": box(area), "level": 0, "rev": rev, "pushed": len(tiles),
-                         "bounds": box(bounds)})
+                         "bounds": box(bounds), "fade": fade})
             for key in tiles:
                 client.send(frames[key])
 
 
-def _visible_tiles(viewport: Viewport | None, area: Rect) -> list[tuple[int, int, int]]:
+def _visible_tiles(viewport: Viewport | None, area: Rect, fade: int = 0) -> list[TileKey]:
     if viewport is None:
         return []
-    seen = area.to_level(0, viewport.level).intersect(viewport.rect)
+    seen = area.to_level(0, viewport.level).grow(fade).intersect(viewport.rect)
     tiles = [(viewport.level, tx, ty) for tx, ty in seen.tiles(TILE)] if not seen.empty else []
     return tiles if len(tiles) <= MAX_PUSH_TILES else []
 
 
-def _read_tiles(store: Store, keys: set[tuple[int, int, int]]) -> tuple[dict[tuple[int, int, int], bytes], Rect]:
+def _read_pushes(
+    store: Store, area: Rect, viewports: dict[Client, Viewport | None]
+) -> tuple[dict[Client, list[TileKey]], dict[TileKey, bytes], Rect, int]:
+    """For a change over `area` (level 0): the tiles each client sees and is pushed, their
+    frames, the known area's bounds after the change, and how far the change reaches
+    into the fade of neighbouring tiles (px at their level; see `tiles.invalidated`)."""
+    # Only where content authored at coarser levels lies under finer content is there a fade.
+    fade = FADE if max(store.authored_bounds(), default=0) > 0 else 0
+    wanted = {client: _visible_tiles(viewport, area, fade) for client, viewport in viewports.items()}
+    frames, bounds = _read_tiles(store, {key for tiles in wanted.values() for key in tiles})
+    return wanted, frames, bounds, fade
+
+
+def _read_tiles(store: Store, keys: set[TileKey]) -> tuple[dict[TileKey, bytes], Rect]:
     """The tile frames to push, and the known area's bounds (level 0) after the change."""
     frames = {}
     for level, tx, ty in keys:
-        rev, rgba = store.read_tile(level, tx, ty)
+        rev, rgba = store.read_tile(level, tx, ty, fade=FADE)
         if rgba is None:  # erased: nothing left to show
             rgba = np.zeros((TILE, TILE, 4), np.uint8)
         header = {"type": "tile", "level": level, "tx": tx, "ty": ty, "rev": rev, "w": TILE, "h": TILE, "format": "rgba"}

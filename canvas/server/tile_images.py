@@ -25,6 +25,7 @@ from PIL import Image
 
 from canvas.store import Store
 
+FADE = Store.DISPLAY_FADE  # tiles are what people see: finer content fades into coarser
 CACHE_BYTES = 96 * 1024 * 1024  # about 600 WebP photo tiles: a few screens of every open canvas
 
 
@@ -61,7 +62,7 @@ class TileImages:
 
     def get(self, store: Store, identity: str, level: int, tx: int, ty: int, fmt: str) -> tuple[int, bytes | None]:
         """(revision, bytes) of view(level) tile (tx, ty); bytes None where nothing is painted."""
-        rev = store.tile_revision(level, tx, ty)
+        rev = store.tile_revision(level, tx, ty, fade=FADE)
         if rev == 0:
             return 0, None
         with self._lock:
@@ -71,7 +72,7 @@ class TileImages:
                 return rev, data
         # Missed: read the revision again together with the pixels, so the bytes are
         # filed under the revision they show (a commit may have landed meanwhile).
-        rev, rgba = store.read_tile(level, tx, ty)
+        rev, rgba = store.read_tile(level, tx, ty, fade=FADE)
         if rgba is None:
             return 0, None
         data = FORMATS[fmt][1](rgba)

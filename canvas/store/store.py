@@ -27,7 +27,7 @@ import numpy as np
 
 from canvas.store import view
 from canvas.store.cache import TileCache
-from canvas.store.database import connect, get_meta
+from canvas.store.database import connect, get_meta, is_read_only
 from canvas.store.errors import StoreError
 from canvas.store.history import FINISHED, History, Revision
 from canvas.store.images import parameters_text, to_rgba, write_png
@@ -47,6 +47,7 @@ class Store:
     """A sparse, unbounded, multi-resolution RGBA canvas with undo/redo history."""
 
     TILE = TILE
+    DISPLAY_FADE = view.DISPLAY_FADE
 
     def __init__(
         self, db: sqlite3.Connection, owner: OwnerLock | None, recover: bool, cache_mb: float
@@ -109,6 +110,11 @@ class Store:
         self.close()
 
     @property
+    def read_only(self) -> bool:
+        """Opened from a folder this process cannot write: every write fails (SQLITE_READONLY)."""
+        return is_read_only(self._db)
+
+    @property
     def identity(self) -> str:
         """A random id made with the file: names this canvas in ETags and caches."""
         return self._identity
@@ -124,13 +130,17 @@ class Store:
 
     # -- reading -------------------------------------------------------------------------
 
-    def read(self, level: int, rect: Rect) -> np.ndarray:
-        """view(level) over ``rect``: (h, w, 4) uint8, unknown pixels transparent (all 0)."""
+    def read(self, level: int, rect: Rect, *, fade: int = 0) -> np.ndarray:
+        """view(level) over ``rect``: (h, w, 4) uint8, unknown pixels transparent (all 0).
+
+        ``fade`` (px): finer content fades into coarser content under its edges, as it
+        is shown (``DISPLAY_FADE``); 0, the default, reads the canvas exactly.
+        """
         level, rect = _check_level(level), _plain(rect)
         if rect.area > MAX_READ_PIXELS:
             raise ValueError(f"read of {rect.w}x{rect.h} pixels is too large")
         with self._open():
-            return view.read_view(self._layers, level, rect, self._top, self._extent)
+            return view.read_view(self._layers, level, rect, self._top, self._extent, fade)
 
     def bounds(self, level: int = 0) -> Rect:
         """Bbox at ``level`` of the known content (alpha > 0) visible there; Rect(0, 0, 0, 0) if none."""
@@ -138,11 +148,11 @@ class Store:
         with self._open():
             return view.bounds(self._layers, level)
 
-    def tile_revision(self, level: int, tx: int, ty: int) -> int:
+    def tile_revision(self, level: int, tx: int, ty: int, *, fade: int = 0) -> int:
         """Newest revision among the stored tiles view(level) tile (tx, ty) shows; 0 if none."""
         level, tx, ty = _check_level(level), int(tx), int(ty)
         with self._open():
-            return view.view_revision(self._layers, level, tx, ty, self._top, self._extent)
+            return view.view_revision(self._layers, level, tx, ty, self._top, self._extent, fade)
 
     def authored_bounds(self) -> dict[int, Rect]:
         """Per level with content authored there (level 0: imports and ordinary jobs; a
@@ -150,25 +160,25 @@ class Store:
         with self._open():
             return dict(self._layers.own_bounds())
 
-    def painted_tiles(self, level: int, rect: Rect) -> list[tuple[int, int, int]]:
+    def painted_tiles(self, level: int, rect: Rect, *, fade: int = 0) -> list[tuple[int, int, int]]:
         """(tx, ty, revision) of every tile of view(level) over ``rect`` (at ``level``) that
         shows something: a client that knows them fetches no empty tile and caches the rest
         by revision."""
         level, rect = _check_level(level), _plain(rect)
         with self._open():
-            found = [(tx, ty, view.view_revision(self._layers, level, tx, ty, self._top, self._extent))
+            found = [(tx, ty, view.view_revision(self._layers, level, tx, ty, self._top, self._extent, fade))
                      for tx, ty in rect.tiles(TILE)]
         return [tile for tile in found if tile[2]]
 
-    def read_tile(self, level: int, tx: int, ty: int) -> tuple[int, np.ndarray | None]:
+    def read_tile(self, level: int, tx: int, ty: int, *, fade: int = 0) -> tuple[int, np.ndarray | None]:
         """(revision, pixels) of view(level) tile (tx, ty), read together; (0, None) if empty.
 
         One lock hold: a cache keyed by the revision must never file newer pixels under
         an older revision (an undo brings that older revision back).
         """
         with self._open():
-            rev = self.tile_revision(level, tx, ty)
-            return rev, (self.read(level, tile_rect(int(tx), int(ty))) if rev else None)
+            rev = self.tile_revision(level, tx, ty, fade=fade)
+            return rev, (self.read(level, tile_rect(int(tx), int(ty)), fade=fade) if rev else None)
 
     # -- writing -------------------------------------------------------------------------
 
