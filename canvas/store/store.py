@@ -34,7 +34,7 @@ from canvas.store.images import parameters_text, to_rgba, write_png
 from canvas.store.jobs import INFO_KEY, JobLog, JobRecord
 from canvas.store.layers import OWN, Layers
 from canvas.store.lock import OwnerLock
-from canvas.store.pyramid import Dirty, seed_growth, top_level, update
+from canvas.store.pyramid import Dirty, read_fine, seed_growth, top_level, update
 from canvas.store.tiles import ALPHA1, TILE, empty_tile, tile_rect, words
 from tiler.rect import Rect, mask_bounds
 
@@ -141,6 +141,16 @@ class Store:
             raise ValueError(f"read of {rect.w}x{rect.h} pixels is too large")
         with self._open():
             return view.read_view(self._layers, level, rect, self._top, self._extent, fade)
+
+    def read_fine(self, level: int, rect: Rect) -> np.ndarray:
+        """Only the content at ``level``'s resolution or finer over ``rect`` (authored there
+        or downsampled from below), without the coarser content view(level) shows under it:
+        a zoom video resamples each level's own detail smoothly instead."""
+        level, rect = _check_level(level), _plain(rect)
+        if rect.area > MAX_READ_PIXELS:
+            raise ValueError(f"read of {rect.w}x{rect.h} pixels is too large")
+        with self._open():
+            return read_fine(self._layers, level, rect, self._top, self._extent).copy()
 
     def bounds(self, level: int = 0) -> Rect:
         """Bbox at ``level`` of the known content (alpha > 0) visible there; Rect(0, 0, 0, 0) if none."""
