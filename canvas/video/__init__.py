@@ -12,9 +12,13 @@ from __future__ import annotations
 
 import os
 import time
+from collections import deque
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Callable
+
+import numpy as np
 
 from canvas.painters.base import CancelToken
 from canvas.store import Store
@@ -90,15 +94,28 @@ def render_video(
     path = ZoomPath.between(stack.inner, stack.outer, settings.width / settings.height)
     frames, hold = settings.frames, round(settings.hold * settings.fps)
     partial = output.with_name(f".{output.name}.part{output.suffix}")
+
+    def render(frame: int) -> np.ndarray:
+        camera = path.at(progress_of(frame, frames, hold, settings.easing, settings.direction == "out"))
+        return stack.render(camera, settings.width, settings.height)
+
     writer = open_writer(partial, settings.width, settings.height, settings.fps)
+    # Frames are drawn on every core (Pillow's resampling releases the GIL) while this
+    # thread encodes them in order; a few frames ahead at most, so memory stays flat.
+    workers = max(1, min(4, os.cpu_count() or 1))
     try:
-        for frame in range(frames):
-            if cancel is not None:
-                cancel.raise_if_cancelled()
-            camera = path.at(progress_of(frame, frames, hold, settings.easing, settings.direction == "out"))
-            writer.write(stack.render(camera, settings.width, settings.height))
-            if progress is not None:
-                progress(frame + 1, frames)
+        with ThreadPoolExecutor(workers, thread_name_prefix="video") as pool:
+            ahead: deque[Future[np.ndarray]] = deque()
+            for frame in range(frames):
+                while len(ahead) < 2 * workers and frame + len(ahead) < frames:
+                    ahead.append(pool.submit(render, frame + len(ahead)))
+                if cancel is not None and cancel.cancelled:
+                    for future in ahead:
+                        future.cancel()
+                    cancel.raise_if_cancelled()
+                writer.write(ahead.popleft().result())
+                if progress is not None:
+                    progress(frame + 1, frames)
         writer.close()
         os.replace(partial, output)
     except BaseException:
