@@ -60,7 +60,7 @@ def test_three_zoom_steps_write_three_coarser_levels_and_keep_the_original(store
     result = run_steps(store, create_painter("patchmatch"), specs, kind="zoomout", params={"steps": 3}, on_event=events.append)
 
     assert result.status == "done" and len(store.history()) == 2  # one revision for the whole job
-    assert [e.step for e in events if isinstance(e, JobPlanned)] == [0, 1, 2]
+    assert [(e.stage, e.stages) for e in events if isinstance(e, JobPlanned)] == [(0, 3), (1, 3), (2, 3)]
     assert {e.level for e in events if isinstance(e, WindowCommitted)} == {1, 2, 3}
     authored = store.authored_bounds()
     assert set(authored) == {0, 1, 2, 3}

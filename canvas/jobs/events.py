@@ -12,13 +12,14 @@ from tiler.rect import Rect
 
 @dataclass(frozen=True)
 class JobPlanned:
-    """A step's windows are planned (a job of several steps plans each when it starts)."""
+    """A stage's windows are planned (a job of several stages, such as a zoom-out's steps,
+    plans each when it starts)."""
 
     rev: int
     windows: list[Rect]
     level: int
-    step: int = 0
-    steps: int = 1
+    stage: int = 0
+    stages: int = 1
 
 
 @dataclass(frozen=True)

@@ -92,7 +92,7 @@ def run_steps(
             pixels, plan = first if number == 0 else _plan(store, spec)
             windows += plan
             plans.append({"level": spec.level, "plan": [list(w.rect.as_tuple()) for w in plan]})
-            emit(JobPlanned(rev=rev, windows=[w.rect for w in plan], level=spec.level, step=number, steps=len(steps)))
+            emit(JobPlanned(rev=rev, windows=[w.rect for w in plan], level=spec.level, stage=number, stages=len(steps)))
             before = done
             for index in range(len(plan)):
                 cancel.raise_if_cancelled()
