@@ -350,6 +350,18 @@ def test_finer_content_fades_into_coarser_content_under_its_edge_when_shown(stor
     assert ring < original
 
 
+def test_coarse_content_is_shown_soft_but_read_exact(store):
+    stripes = np.full((64, 64, 4), 255, np.uint8)
+    stripes[:, ::2, :3] = 0  # one-pixel stripes, authored two levels up
+    paint(store, 2, Rect(0, 0, 64, 64), stripes)
+    exact = store.read(0, Rect(64, 64, 64, 64))
+    shown = store.read(0, Rect(64, 64, 64, 64), fade=32)
+    assert set(np.unique(exact[..., 0])) == {0, 255}  # blocks of 4 px, the coarse pixels as they are
+    assert set(np.unique(shown[..., 0])) == {32, 96, 159, 223}  # interpolated between them
+    assert np.array_equal(shown[..., 3], exact[..., 3])  # with the same, exact, coverage
+    assert abs(float(shown[..., 0].mean()) - float(exact[..., 0].mean())) < 8
+
+
 def test_cache_stays_within_its_bound():
     with Store.open(":memory:", cache_mb=1) as store:
         rect = Rect(-1024, -512, 2048, 1024)  # 32 level-0 tiles, 8 MB

@@ -1,7 +1,8 @@
 """What a level shows: fine(L) over coarser authored content, upsampled.
 
 view(L) = fine(L) OVER up(coarse(L + 1)), with coarse(M) = own(M) OVER up(coarse(M + 1))
-up to the highest level with own content, and ``up`` nearest-neighbour (see ``pixels``).
+up to the highest level with own content, and ``up`` nearest-neighbour (see ``pixels``);
+as shown (``fade``), the last ``up`` interpolates colours and finer edges fade.
 
 This is the spec's "fine(L) over upsampled view(L + 1)" with one refinement: the coarser
 layers contribute only content *authored* at coarser levels. view(L + 1) also holds the
@@ -16,7 +17,7 @@ from __future__ import annotations
 import numpy as np
 
 from canvas.store.layers import OWN, Layers
-from canvas.store.pixels import over, upsample
+from canvas.store.pixels import over, upsample, upsample_smooth
 from canvas.store.pyramid import fine_revision, read_fine
 from canvas.store.tiles import TILE, tile_rect
 from tiler.masks import distance_l1
@@ -47,13 +48,15 @@ def read_view(layers: Layers, level: int, rect: Rect, top: int, extent: Rect | N
     if not coarser or out[..., 3].min(initial=255) == 255 and not fade:
         return out
     acc, acc_level, acc_rect = None, 0, Rect(0, 0, 0, 0)
+    margin = 1 if fade else 0  # a smooth upsample blends with the next coarse pixel
     for m in coarser:  # coarsest first
-        rect_m = rect.to_level(level, m)
+        rect_m = rect.to_level(level, m).grow(margin)
         pixels = layers.read_region(OWN, m, rect_m)
         if acc is not None:
             pixels = over(pixels, upsample(acc, acc_rect, acc_level - m, rect_m))
         acc, acc_level, acc_rect = pixels, m, rect_m
-    under = upsample(acc, acc_rect, acc_level - level, rect)
+    # Shown (fade), coarse content is soft under a finer zoom instead of blocky.
+    under = (upsample_smooth if fade else upsample)(acc, acc_rect, acc_level - level, rect)
     if fade:
         out = _fade_edges(fine, rect.relative_to(wide), under, fade)
     return over(out, under)
