@@ -11,10 +11,12 @@ import { CanvasPicker, fetchJson, openCanvas } from "./canvases.js";
 import { Connection } from "./connection.js";
 import { Frame } from "./frame.js";
 import { Rect, TILE } from "./geometry.js";
+import { Growth } from "./growth.js";
 import { HistoryList } from "./history.js";
 import { Jobs } from "./jobs.js";
 import { Panel } from "./panel.js";
-import { TileLayer } from "./tiles.js";
+import { TILE_FORMAT, TileLayer } from "./tiles.js";
+import { Video } from "./video.js";
 import { View } from "./view.js";
 
 const $ = (id) => document.getElementById(id);
@@ -32,7 +34,7 @@ export class App {
     this.canvas = $("canvas");
     this.ctx = this.canvas.getContext("2d");
     this.view = new View(this.canvas);
-    this.layer = new TileLayer((level, tx, ty) => `/api/canvases/${encodeURIComponent(name)}/tiles/${level}/${tx}/${ty}.webp`);
+    this.layer = new TileLayer((level, tx, ty) => `/api/canvases/${encodeURIComponent(name)}/tiles/${level}/${tx}/${ty}.${TILE_FORMAT}`);
     this.conn = new Connection(`/ws/${encodeURIComponent(name)}`);
     this.panel = new Panel($("settings"), "boundless.settings");
     this.frame = new Frame($("overlay"), this.view);
@@ -40,6 +42,8 @@ export class App {
     this.jobs = new Jobs(this.conn, document, (text, bad) => this.toast(text, bad));
     this.history = new HistoryList($("history"));
     this.picker = new CanvasPicker($("picker"), name);
+    this.growth = new Growth(this.panel, (message) => this.run(message));
+    this.video = new Video(this.conn, this.panel, (text, bad) => this.toast(text, bad));
 
     const redraw = () => this.requestDraw();
     this.view.onchange = redraw;
@@ -278,6 +282,10 @@ export class App {
 
   expand(side) { return this.run({ type: "expand", level: 0, [side]: this.panel.value("expand") }); }
 
+  zoomOut() {
+    try { return this.growth.zoomOut(this.frame.rect); } catch (err) { this.toast(err.message, true); return null; }
+  }
+
   async move(which) {
     try { await this.conn.request({ type: which }); } catch (err) { this.toast(err.message, true); }
   }
@@ -313,7 +321,8 @@ export class App {
 
   updateButtons() {
     const open = this.conn.isOpen;
-    for (const id of ["generate", "inpaint", "undo", "redo"]) $(id).disabled = !open;
+    for (const id of ["generate", "inpaint", "undo", "redo", "zoom-out", "grow"]) $(id).disabled = !open;
+    $("video").disabled = !open || Boolean(this.video.running);
     for (const b of document.querySelectorAll(".expand")) b.disabled = !open;
     const revs = this.history.revisions;
     if (open) {  // nothing to undo or redo until the history says so
@@ -332,6 +341,9 @@ export class App {
 
   bindControls() {
     $("generate").onclick = () => this.generate();
+    $("zoom-out").onclick = () => this.zoomOut();
+    $("grow").onclick = () => this.growth.grow();
+    $("video").onclick = () => this.video.make();
     $("inpaint").onclick = () => this.inpaint();
     $("undo").onclick = () => this.move("undo");
     $("redo").onclick = () => this.move("redo");

@@ -62,7 +62,8 @@ export class Jobs {
     });
     c.on("job.started", (m) => {
       const job = this.ensure(m.job);
-      Object.assign(job, { state: "running", windows: m.windows.length, level: m.level });
+      Object.assign(job, { state: "running", windows: m.windows.length, level: m.level, window: 0,
+        stage: m.stage || 0, stages: m.stages || 1 });
       this.current = m.job;
       this.render();
     });
@@ -157,9 +158,10 @@ export class Jobs {
         fraction = (job.window + 1) / (job.windows || 1);
       } else {
         text = `Painting ${job.kind}`;
-        const windows = job.windows || 1;
-        detail = `window ${job.window + 1} of ${windows}` + (job.steps ? ` · step ${job.step}/${job.steps}` : "");
-        fraction = (job.window + (job.steps ? job.step / job.steps : 0)) / windows;
+        const windows = job.windows || 1, stages = job.stages || 1, stage = job.stage || 0;
+        detail = (stages > 1 ? `stage ${stage + 1} of ${stages} · ` : "") + `window ${job.window + 1} of ${windows}` +
+          (job.steps ? ` · step ${job.step}/${job.steps}` : "");
+        fraction = (stage + (job.window + (job.steps ? job.step / job.steps : 0)) / windows) / stages;
       }
       if (this.jobs.size > 1) detail += ` · ${this.jobs.size - 1} more queued`;
       this.$("job-text").textContent = text;

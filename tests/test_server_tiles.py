@@ -15,7 +15,7 @@ from serving import decode, png
 TILES = "/api/canvases/default/tiles"
 
 
-def test_webp_and_png_tiles_hold_the_same_exact_pixels(server):
+def test_webp_png_and_raw_tiles_hold_the_same_exact_pixels(server):
     image = photo("astronaut", 300)
     assert server.http("POST", "/api/canvases/default/upload?x=-20&y=10", png(image))[0] == 201
     status, headers, webp = server.http("GET", f"{TILES}/0/-1/0.webp")
@@ -24,6 +24,9 @@ def test_webp_and_png_tiles_hold_the_same_exact_pixels(server):
     assert np.array_equal(np.asarray(Image.open(io.BytesIO(webp)).convert("RGBA")), decode(png_body))
     assert headers["etag"] != png_headers["etag"]  # one ETag per representation
     assert server.http("GET", f"{TILES}/0/-1/0.webp", headers={"If-None-Match": headers["etag"]})[0] == 304
+    status, headers, raw = server.http("GET", f"{TILES}/0/-1/0.rgba")
+    assert status == 200 and headers["content-type"] == "application/octet-stream"
+    assert np.array_equal(np.frombuffer(raw, np.uint8).reshape(256, 256, 4), decode(png_body))
     assert server.http("GET", f"{TILES}/0/-1/0.gif")[0] == 404
 
 

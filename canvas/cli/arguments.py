@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import argparse
 
-from canvas.jobs import MAX_GROW, TilerSettings
+from canvas.jobs import MAX_GROW, PREFILLS, TilerSettings
+from canvas.jobs.guided import ANCHORS
+from canvas.video.path import EASINGS
 from canvas.painters import PAINTERS
-from tiler.prefill import PREFILL_MODES
+from canvas.painters.diffusion import DEVICES, DTYPES, MASKED_CONTENT, SCHEDULERS
+from canvas.painters.diffusion.settings import SOFT_MASK
 
 DEFAULTS = TilerSettings()
 
@@ -48,6 +51,54 @@ def build_parser() -> Parser:
     _output_arguments(inpaint)
     _job_arguments(inpaint)
 
+    zoomout = commands.add_parser(
+        "zoomout",
+        help="see a picture from further and further away, each step at a coarser level",
+        description="Zoom out around IMAGE (or what --canvas holds) --steps times: each step paints the ring "
+                    "around a shrunken copy at the next coarser level of the canvas, as one job.",
+    )
+    zoomout.add_argument("image", nargs="?", help="the picture to zoom out from (leave out to zoom out --canvas)")
+    zoomout.add_argument("--steps", dest="zoom_steps", type=int, default=4, metavar="N", help="zoom-out steps (default 4)")
+    zoomout.add_argument("--factor", type=float, default=2.0, help="how much further away each step sees, 1.5-4 (default 2)")
+    zoomout.add_argument("--frame", type=int, nargs=4, metavar=("X", "Y", "W", "H"),
+                         help="the frame zoomed out around, at level 0 (default: all the content)")
+    zoomout.add_argument("--at-step", action="append", default=[], metavar="N:PROMPT",
+                         help="the prompt from step N on, repeatable: --at-step '3:a village in the valley'")
+    _output_arguments(zoomout)
+    _job_arguments(zoomout, steps_flag="--sampling-steps")
+
+    grow = commands.add_parser(
+        "grow",
+        help="grow a picture to a size or an aspect ratio in stages, as one job",
+        description="Grow IMAGE (or what --canvas holds) to --to WxH, --aspect W:H or a --preset: vertically "
+                    "first, one stage per --stage-prompt, then sideways.",
+    )
+    grow.add_argument("image", nargs="?", help="the picture to grow (leave out to grow --canvas)")
+    goal = grow.add_mutually_exclusive_group(required=True)
+    goal.add_argument("--to", metavar="WxH", help="the size to reach, like 1920x1080")
+    goal.add_argument("--aspect", metavar="W:H", help="the ratio to reach by growing one side, like 16:9")
+    goal.add_argument("--preset", choices=("full-body",), help="full-body: a headshot down to four times its height, out to 2:3")
+    grow.add_argument("--anchor", choices=ANCHORS, help="where the original stays (default centre; top for full-body)")
+    grow.add_argument("--stage-prompt", action="append", default=[], metavar="PROMPT",
+                      help="the prompt of one vertical stage, in order, repeatable")
+    _output_arguments(grow)
+    _job_arguments(grow)
+
+    video = commands.add_parser(
+        "video",
+        help="write a zoom through every level of a canvas as MP4, WebP or GIF",
+        description="Zoom from the innermost content of --canvas out to all of it (or back, --in) and write it to -o.",
+    )
+    video.add_argument("--canvas", required=True)
+    video.add_argument("-o", "--output", required=True, help="zoom.mp4, zoom.webp or zoom.gif")
+    video.add_argument("--size", default="512x512", metavar="WxH", help="frame size, even numbers (default 512x512)")
+    video.add_argument("--fps", type=int, default=30, help="frames a second (default 30)")
+    video.add_argument("--seconds", type=float, default=10.0, help="length, holds included (default 10)")
+    video.add_argument("--hold", type=float, default=0.5, help="seconds still at each end (default 0.5)")
+    video.add_argument("--easing", default="ease-in-out", choices=EASINGS, help="default: ease-in-out")
+    video.add_argument("--in", dest="inwards", action="store_true", help="zoom in, from the whole canvas to the innermost content")
+    video.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+
     add = commands.add_parser("import", help="place an image on a canvas", description="Place IMAGE on --canvas at X Y.")
     add.add_argument("image")
     add.add_argument("--canvas", required=True, help="canvas file (created if missing)")
@@ -76,6 +127,9 @@ def build_parser() -> Parser:
                        help=f"a painter to offer, repeatable; the first is the jobs' default "
                             f"(one of: {', '.join(sorted(PAINTERS))}; default: patchmatch)")
     serve.add_argument("--token", help="secret every request must carry (default: $BOUNDLESS_TOKEN)")
+    serve.add_argument("--window-timeout", type=float, default=600, metavar="SECONDS",
+                       help="a window painting longer fails its job with `timeout` (default 600; 0: no limit)")
+    _model_arguments(serve)
     return parser
 
 
@@ -89,20 +143,47 @@ def _output_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
 
 
-def _job_arguments(parser: argparse.ArgumentParser) -> None:
+def _job_arguments(parser: argparse.ArgumentParser, steps_flag: str = "--steps") -> None:
     painting = parser.add_argument_group("painting")
     painting.add_argument("--painter", default="patchmatch", choices=sorted(PAINTERS), help="default: patchmatch")
     painting.add_argument("--seed", type=int, default=0, help="same seed, same pixels (default 0)")
     painting.add_argument("--patch-size", type=int, default=3, help="PatchMatch patch radius (default 3)")
     painting.add_argument("--prompt", default="", help="what to paint (diffusion painters)")
     painting.add_argument("--negative-prompt", default="", help="what not to paint (diffusion painters)")
+    painting.add_argument(steps_flag, dest="steps", type=int, default=25, help="sampling steps per window (diffusion; default 25)")
+    painting.add_argument("--guidance", type=float, default=7.0, help="how closely to follow the prompt; 1 or less: "
+                          "no guidance, twice as fast (diffusion; default 7)")
+    painting.add_argument("--strength", type=float, default=1.0, help="denoising strength, 0-1: below 1 keeps some "
+                          "of the start image (diffusion; default 1)")
+    _model_arguments(parser)
     tiling = parser.add_argument_group("windows and seams")
-    tiling.add_argument("--window", type=int, default=DEFAULTS.window, help=f"largest window side, 512-1024 (default {DEFAULTS.window})")
+    tiling.add_argument("--window", type=int, default=None, help=f"largest window side, 512-1024 (default: the "
+                        f"model's native size for diffusion, else {DEFAULTS.window})")
     tiling.add_argument("--context", type=float, default=DEFAULTS.context, help=f"known share of each window (default {DEFAULTS.context})")
     tiling.add_argument("--pad", type=int, default=DEFAULTS.pad, help=f"px of known content repainted along seams (default {DEFAULTS.pad})")
     tiling.add_argument("--feather", type=int, default=DEFAULTS.feather, help=f"px of the seam blend (default {DEFAULTS.feather})")
-    tiling.add_argument("--prefill", default=DEFAULTS.prefill, choices=PREFILL_MODES, help=f"start image of the unknown part (default {DEFAULTS.prefill})")
+    tiling.add_argument("--prefill", default=DEFAULTS.prefill, choices=PREFILLS, help=f"start image of the unknown part (default {DEFAULTS.prefill})")
     tiling.add_argument("--no-colour-match", dest="colour_match", action="store_false", help="keep the painter's colours as they are")
+
+
+def _model_arguments(parser: argparse.ArgumentParser) -> None:
+    """How the diffusion painter (`--painter diffusion`) loads its model and paints by default."""
+    model = parser.add_argument_group("Stable Diffusion (--painter diffusion)")
+    model.add_argument("--model", help="hub id (owner/name), diffusers folder, or one .safetensors/.ckpt file")
+    model.add_argument("--model-config", metavar="DIR", help="diffusers config folder for a single-file --model "
+                       "(needed with --offline: model_index.json, component configs, tokenizer)")
+    model.add_argument("--offline", action="store_true", help="never touch the network: local files and the Hugging Face cache only")
+    model.add_argument("--device", default="auto", choices=DEVICES, help="default: auto (cuda, then mps, then cpu)")
+    model.add_argument("--dtype", default="auto", choices=DTYPES, help="default: auto (fp16 on CUDA, bf16 on CPUs "
+                       "that have it, else fp32)")
+    model.add_argument("--vae", help="a separate VAE, folder or hub id (e.g. a tiny autoencoder for speed)")
+    model.add_argument("--scheduler", default="Euler a", metavar="NAME", help=f"sampler: {', '.join(SCHEDULERS)} (default: Euler a)")
+    model.add_argument("--masked-content", default="fill", metavar="MODE", help=f"what the masked part starts from "
+                       f"below strength 1: {', '.join(MASKED_CONTENT)} (default: fill)")
+    model.add_argument("--soft-mask", type=int, default=SOFT_MASK, metavar="PX", help=f"4-channel models: px over which "
+                       f"new latents blend into known ones (0-128, default {SOFT_MASK})")
+    model.add_argument("--attention-slicing", action="store_true", help="less GPU memory, a little slower")
+    model.add_argument("--vae-tiling", action="store_true", help="encode and decode in tiles (large windows, small GPUs)")
 
 
 __all__ = ["MAX_GROW", "Parser", "build_parser"]

@@ -5,17 +5,23 @@ from __future__ import annotations
 import argparse
 import contextlib
 import datetime
+from dataclasses import replace
 from pathlib import Path
-from typing import Iterator
+from typing import Any, Callable, Iterator
 
 import numpy as np
 
 from canvas.cli.errors import UserError
 from canvas.cli.images import MAX_PIXELS, load_image, load_mask
-from canvas.cli.progress import ProgressBar
-from canvas.jobs import Expand, Inpaint, JobError, JobSpec, Target, TilerSettings, run_job
+from canvas.cli.painting import painter_options
+from canvas.cli.progress import ProgressBar, VideoBar
+from canvas.jobs import Expand, Inpaint, JobError, JobSpec, Target, TilerSettings, run_job, run_steps
+from canvas.jobs.guided import GrowTo, full_body, guided_steps
+from canvas.jobs.schedule import PromptSchedule
+from canvas.jobs.zoom import zoom_out_steps
 from canvas.painters import PaintRequest, create_painter
 from canvas.store import Store
+from canvas.video import VideoError, VideoSettings, render_video
 from tiler.rect import Rect
 
 
@@ -33,6 +39,65 @@ def inpaint(args: argparse.Namespace) -> int:
         return _run(args, Inpaint(mask, 0, 0), image)
     mask = load_mask(args.mask)
     return _run(args, Inpaint(mask, *args.at))
+
+
+def zoomout(args: argparse.Namespace) -> int:
+    schedule = PromptSchedule.parse(args.at_step)
+    given = Rect(*args.frame) if args.frame else None
+    if given is not None and given.empty:
+        raise UserError("--frame must have a positive width and height")
+    zoom_out_steps(given or Rect(0, 0, 512, 512), args.zoom_steps, args.factor)  # checked before any file is made
+
+    def make(store: Store, request: PaintRequest, tiler: TilerSettings) -> list[JobSpec]:
+        frame = given or store.bounds(0)
+        return zoom_out_steps(frame, args.zoom_steps, args.factor, request, tiler, schedule)
+
+    record = {"zoom_steps": args.zoom_steps, "factor": args.factor, **({"schedule": schedule.as_dict()} if schedule.entries else {})}
+    return _run(args, ("zoomout", record, make))
+
+
+def grow(args: argparse.Namespace) -> int:
+    anchor = args.anchor or ("top" if args.preset else "center")
+    goal = None
+    if args.to:
+        width, height = _pair(args.to, "x", "--to")
+        goal = GrowTo(width=width, height=height, anchor=anchor)
+    elif args.aspect:
+        w, h = _pair(args.aspect, ":", "--aspect")
+        goal = GrowTo(aspect=w / h, anchor=anchor)
+
+    def make(store: Store, request: PaintRequest, tiler: TilerSettings) -> list[JobSpec]:
+        bounds = store.bounds(0)
+        return guided_steps(bounds, goal or full_body(bounds), args.stage_prompt, request, tiler)
+
+    record = {"preset": args.preset} if args.preset else {"to": args.to or f"aspect {args.aspect}", "anchor": anchor}
+    return _run(args, ("grow", record, make))
+
+
+def video(args: argparse.Namespace) -> int:
+    output = Path(args.output)
+    if not output.parent.is_dir():
+        raise UserError(f"{args.output}: the folder {output.parent} does not exist")
+    width, height = _pair(args.size, "x", "--size")
+    try:
+        settings = VideoSettings(width=width, height=height, fps=args.fps, duration=args.seconds, hold=args.hold,
+                                 easing=args.easing, direction="in" if args.inwards else "out")
+        with _existing(args.canvas) as store:
+            bar = VideoBar(enabled=not args.quiet)
+            stats = render_video(store, output, settings, progress=bar)
+    except VideoError as exc:
+        raise UserError(str(exc)) from None
+    print(f"wrote {output} ({stats.frames} frames of {width}x{height}, {stats.levels} levels, "
+          f"zoom x{stats.zoom:.0f}, {stats.seconds:.1f} s to render)")
+    return 0
+
+
+def _pair(text: str, sep: str, flag: str) -> tuple[int, int]:
+    """ "1920x1080" or "16:9" as two positive whole numbers."""
+    first, found, second = text.partition(sep)
+    if not found or not first.strip().isdigit() or not second.strip().isdigit() or int(first) < 1 or int(second) < 1:
+        raise UserError(f"{flag} is two whole numbers like 1920{sep}1080, got {text!r}")
+    return int(first), int(second)
 
 
 def import_image(args: argparse.Namespace) -> int:
@@ -84,7 +149,12 @@ def export(args: argparse.Namespace) -> int:
     return 0
 
 
-def _run(args: argparse.Namespace, target: Target, image: np.ndarray | None = None) -> int:
+# A job of several stages: its kind, what the history records of it, and its specs made
+# from the canvas (as it is when the job starts) and the painting and tiling settings.
+Staged = tuple[str, dict[str, Any], Callable[[Store, PaintRequest, TilerSettings], list[JobSpec]]]
+
+
+def _run(args: argparse.Namespace, target: Target | Staged, image: np.ndarray | None = None) -> int:
     """Validate everything, then open or create the canvas, paint, and write the output."""
     if image is None and args.image:
         image = load_image(args.image)
@@ -93,14 +163,25 @@ def _run(args: argparse.Namespace, target: Target, image: np.ndarray | None = No
     if not args.output and not args.canvas:
         raise UserError("say where the result goes: -o OUT.png, --canvas FILE, or both")
     output = _output_path(args.output) if args.output else None
-    spec = _spec(args, target)
+    request, tiler = _settings(args)
+    options = painter_options(args, [args.painter])
     try:
-        painter = create_painter(args.painter, patch_size=args.patch_size)
+        painter = create_painter(args.painter, **options.get(args.painter, {}))
     except ValueError as exc:
         raise UserError(str(exc)) from None
+    native = getattr(painter, "native_window", None)
+    if args.window is None and native:  # the size the model was trained at
+        tiler = replace(tiler, window=native)
 
     with _canvas_for(args.canvas, image) as store:
-        result = run_job(store, painter, spec, on_event=ProgressBar(enabled=not args.quiet))
+        progress = ProgressBar(enabled=not args.quiet)
+        if isinstance(target, tuple):
+            kind, record, make = target
+            specs = make(store, request, tiler)
+            params = {**specs[0].describe(), **painter.describe(), **request.options, **record, "target": kind}
+            result = run_steps(store, painter, specs, kind=kind, params=params, on_event=progress)
+        else:
+            result = run_job(store, painter, JobSpec(target, request=request, tiler=tiler), on_event=progress)
         if result.status != "done":
             raise UserError(f"the job was {result.status} after {result.windows_done} windows")
         bounds = store.bounds(0)
@@ -113,19 +194,34 @@ def _run(args: argparse.Namespace, target: Target, image: np.ndarray | None = No
     return 0
 
 
-def _spec(args: argparse.Namespace, target: Target) -> JobSpec:
+def _settings(args: argparse.Namespace) -> tuple[PaintRequest, TilerSettings]:
+    diffusion = args.painter == "diffusion"
     settings = TilerSettings(
-        window=args.window,
+        window=args.window or TilerSettings().window,
         context=args.context,
         pad=args.pad,
         feather=args.feather,
-        prefill=args.prefill,
+        # Masked content "original" starts from the canvas's own pixels: the job's prefill.
+        prefill="original" if diffusion and _is_original(args.masked_content) else args.prefill,
         colour_match=args.colour_match,
     )
-    request = PaintRequest(prompt=args.prompt, negative_prompt=args.negative_prompt, seed=args.seed)
-    if not 0 <= args.seed < 2**32:
-        raise UserError(f"--seed must be between 0 and {2**32 - 1}, got {args.seed}")
-    return JobSpec(target, request=request, tiler=settings)
+    for name, low, high in (("seed", 0, 2**32 - 1), ("steps", 1, 150), ("guidance", 0.0, 30.0), ("strength", 0.0, 1.0)):
+        value = getattr(args, name)
+        if not low <= value <= high:
+            raise UserError(f"--{name} must be between {low} and {high}, got {value}")
+    request = PaintRequest(
+        prompt=args.prompt,
+        negative_prompt=args.negative_prompt,
+        seed=args.seed,
+        steps=args.steps,
+        guidance=args.guidance,
+        strength=args.strength,
+    )
+    return request, settings
+
+
+def _is_original(masked_content: str) -> bool:
+    return masked_content.strip().lower() == "original"
 
 
 @contextlib.contextmanager

@@ -23,6 +23,9 @@ from canvas.store import StoreError
 HANDLERS = {
     "expand": commands.expand,
     "inpaint": commands.inpaint,
+    "zoomout": commands.zoomout,
+    "grow": commands.grow,
+    "video": commands.video,
     "import": commands.import_image,
     "history": commands.history,
     "undo": commands.undo,

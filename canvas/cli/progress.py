@@ -1,4 +1,4 @@
-"""A progress bar on stderr for multi-window jobs, fed by the job's events."""
+"""Progress bars on stderr: for jobs (fed by their events) and for zoom videos."""
 
 from __future__ import annotations
 
@@ -27,7 +27,8 @@ class ProgressBar:
             return
         if isinstance(event, JobPlanned):
             self.windows = len(event.windows)
-            self._write(f"painting {self.windows} window{'s' if self.windows != 1 else ''}", final=not self.tty)
+            stage = f"stage {event.stage + 1} of {event.stages} (level {event.level}): " if event.stages > 1 else ""
+            self._write(f"{stage}painting {self.windows} window{'s' if self.windows != 1 else ''}", final=True)
         elif isinstance(event, WindowProgress) and self.tty:
             self.done = event.window + event.step / max(1, event.steps)
             self._draw()
@@ -49,4 +50,20 @@ class ProgressBar:
             self.stream.write("\r\033[K" + text + ("\n" if final else ""))
         else:
             self.stream.write(text + "\n")
+        self.stream.flush()
+
+
+class VideoBar:
+    """Frames rendered of a zoom video, on the same line (or every tenth, off a terminal)."""
+
+    def __init__(self, stream: TextIO = sys.stderr, enabled: bool = True) -> None:
+        self.stream, self.enabled, self.tty = stream, enabled, stream.isatty()
+        self.started = time.monotonic()
+
+    def __call__(self, frame: int, frames: int) -> None:
+        if not self.enabled or (not self.tty and frame % max(1, frames // 10) and frame != frames):
+            return
+        filled = int(round(frame / frames * BAR))
+        text = f"[{'#' * filled}{'-' * (BAR - filled)}] {frame}/{frames} frames  {time.monotonic() - self.started:5.1f}s"
+        self.stream.write(("\r\033[K" + text + ("\n" if frame == frames else "")) if self.tty else text + "\n")
         self.stream.flush()

@@ -12,14 +12,16 @@ import os
 from pathlib import Path
 
 from canvas.cli.errors import UserError
+from canvas.cli.painting import painter_options
 from canvas.painters import load_painters
+from canvas.painters.diffusion import ModelError
 
 
 def serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from canvas.server import ServerConfig, create_app
-    from canvas.server.limits import TRANSPORT_MAX
+    from canvas.server.app import UVICORN
     from canvas.server.security import RedactToken, is_loopback
 
     token = args.token or os.environ.get("BOUNDLESS_TOKEN") or None
@@ -30,14 +32,19 @@ def serve(args: argparse.Namespace) -> int:
     canvas = Path(args.canvas) if args.canvas else None
     if canvas is not None and canvas.is_dir():
         raise UserError(f"{canvas} is a folder; --canvas names a canvas file")
+    names = args.painter or ["patchmatch"]
+    options = painter_options(args, names)
     try:
         # Every painter loads once, here; the first one paints jobs that name none.
-        painters = load_painters(args.painter or ["patchmatch"])
+        painters = load_painters(names, options)
+    except ModelError as exc:
+        raise UserError(str(exc)) from None
     except ValueError as exc:
         raise UserError(f"--painter: {exc}") from None
-    app = create_app(ServerConfig(data=Path(args.data), canvas=canvas, token=token), painters)
+    app = create_app(ServerConfig(data=Path(args.data), canvas=canvas, token=token,
+                                  window_timeout=args.window_timeout or None), painters)
     logging.getLogger("uvicorn.access").addFilter(RedactToken())
     host = f"[{args.host}]" if ":" in args.host else args.host
     print(f"Boundless: open http://{host}:{args.port}/" + (" (with ?token=...)" if token else ""), flush=True)
-    uvicorn.run(app, host=args.host, port=args.port, ws_max_size=TRANSPORT_MAX, log_level="warning")
+    uvicorn.run(app, host=args.host, port=args.port, log_level="warning", **UVICORN)
     return 0

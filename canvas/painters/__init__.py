@@ -1,13 +1,13 @@
 """Painters fill a window's mask. `create_painter(name, **options)` builds one by name;
 `load_painters(names)` builds several (the server's `--painter`), keyed by name.
 
-The diffusion painter imports torch lazily, inside its own module, so the base install
-and the default painter never need it.
+The diffusion painter imports torch lazily, inside its own package and only when one is
+built, so the base install and the default painter never need it.
 """
 
 from __future__ import annotations
 
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, Iterable, Mapping
 
 from canvas.painters.base import (
     CancelToken,
@@ -27,7 +27,23 @@ def _patchmatch(**options: Any) -> Painter:
     return PatchMatchPainter(**options)
 
 
-PAINTERS: dict[str, Callable[..., Painter]] = {"patchmatch": _patchmatch}
+def _diffusion(**options: Any) -> Painter:
+    """`options` are `DiffusionSettings` fields: model (required), model_config, device, ..."""
+    from canvas.painters.diffusion import DiffusionSettings, ModelError
+
+    try:  # checked before torch loads: a typo costs nothing
+        settings = DiffusionSettings(**options)
+    except TypeError as exc:  # an option it does not have
+        raise ModelError(f"diffusion painter: {exc}") from None
+    try:
+        from canvas.painters.diffusion.painter import DiffusionPainter
+    except ImportError as exc:
+        raise ModelError(f"the diffusion painter needs torch, diffusers and transformers "
+                         f"(pip install 'boundless-canvas[diffusion]'): {exc}") from None
+    return DiffusionPainter(settings)
+
+
+PAINTERS: dict[str, Callable[..., Painter]] = {"patchmatch": _patchmatch, "diffusion": _diffusion}
 
 
 def create_painter(name: str, **options: Any) -> Painter:
@@ -38,8 +54,9 @@ def create_painter(name: str, **options: Any) -> Painter:
     return factory(**options)
 
 
-def load_painters(names: Iterable[str]) -> dict[str, Painter]:
-    """One painter per name, in order, each built once (a repeated name counts once).
+def load_painters(names: Iterable[str], options: Mapping[str, Mapping[str, Any]] | None = None) -> dict[str, Painter]:
+    """One painter per name, in order, each built once (a repeated name counts once), with
+    `options[name]` as its construction options (`load_painters(["diffusion"], {"diffusion": {"model": ...}})`).
 
     Every name is checked before any painter is built, so a typo fails fast, before a
     slow painter loads its weights. Raises ValueError naming the unknown painter.
@@ -50,7 +67,8 @@ def load_painters(names: Iterable[str]) -> dict[str, Painter]:
     for name in wanted:
         if name not in PAINTERS:
             raise ValueError(f"unknown painter {name!r}; choose one of: {', '.join(PAINTERS)}")
-    return {name: create_painter(name) for name in wanted}
+    options = options or {}
+    return {name: create_painter(name, **options.get(name, {})) for name in wanted}
 
 
 __all__ = [

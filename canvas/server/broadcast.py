@@ -30,10 +30,14 @@ from tiler.rect import Rect
 
 log = logging.getLogger(__name__)
 MAX_OUTBOX = 512  # messages waiting for one client before it counts as stuck and is dropped
+MAX_OUTBOX_BYTES = 64 * 1024 * 1024  # bytes of binary frames (tiles, candidates) waiting, likewise
+CLOSE_TIMEOUT = 5.0  # s a dropped client's closing handshake may take before the connection is cut
 MAX_PUSH_TILES = 64  # tiles pushed to one client for one change; more and it refetches
 TILE = Store.TILE
 TileKey = tuple[int, int, int]  # level, tx, ty
+ABORT = "boundless.abort"  # in a websocket's scope: cuts its connection (see app.AbortHandle)
 END: dict[str, Any] = {"type": "end"}  # marks the end of an outbox: the pump closes the socket
+DROPPED: dict[str, Any] = {"type": "dropped"}  # the client was too slow: the pump stops
 
 
 class Client:
@@ -45,15 +49,38 @@ class Client:
         self.websocket = websocket
         self.viewport: Viewport | None = None
         self.outbox: asyncio.Queue[dict[str, Any] | bytes] = asyncio.Queue(MAX_OUTBOX)
+        self.outbox_bytes = 0
         self.stuck = False
+        self._closing: asyncio.Future | None = None
 
     def send(self, message: dict[str, Any] | bytes) -> None:
         if self.stuck:
             return
+        size = len(message) if isinstance(message, bytes) else 0
+        if self.outbox.full() or self.outbox_bytes + size > MAX_OUTBOX_BYTES:
+            self._drop()
+            return
+        self.outbox.put_nowait(message)
+        self.outbox_bytes += size
+
+    def _drop(self) -> None:
+        """Too slow (or not reading at all): free what waits for it and close the socket
+        with 1013; the client reconnects and refetches. A client that reads nothing would
+        never take the close frame either: after CLOSE_TIMEOUT the connection is cut."""
+        self.stuck = True
+        while not self.outbox.empty():
+            self.outbox.get_nowait()
+        self.outbox_bytes = 0
+        self.outbox.put_nowait(DROPPED)
+        self._closing = asyncio.ensure_future(self._close(1013, "too slow: messages piled up"))
+
+    async def _close(self, code: int, reason: str) -> None:
         try:
-            self.outbox.put_nowait(message)
-        except asyncio.QueueFull:
-            self.stuck = True  # the pump closes the socket; the client reconnects and refetches
+            await asyncio.wait_for(self.websocket.close(code, reason), CLOSE_TIMEOUT)
+        except asyncio.TimeoutError:
+            _abort(self.websocket)
+        except Exception:  # noqa: BLE001 - already closed, or closing under us
+            pass
 
     def end(self, message: dict[str, Any]) -> None:
         """Send `message`, then close the socket (the canvas was renamed or deleted)."""
@@ -61,16 +88,30 @@ class Client:
         self.send(END)
 
     async def pump(self) -> None:
-        while not self.stuck:
-            message = await self.outbox.get()
-            if message is END:
-                await self.websocket.close(1000, "canvas gone")
-                return
-            if isinstance(message, bytes):
-                await self.websocket.send_bytes(message)
-            else:
-                await self.websocket.send_text(json.dumps(message, separators=(",", ":")))
-        await self.websocket.close(1013, "too slow: messages piled up")
+        try:
+            while True:
+                message = await self.outbox.get()
+                if message is DROPPED:
+                    return
+                if message is END:
+                    await self.websocket.close(1000, "canvas gone")
+                    return
+                if isinstance(message, bytes):
+                    self.outbox_bytes -= len(message)
+                    await self.websocket.send_bytes(message)
+                else:
+                    await self.websocket.send_text(json.dumps(message, separators=(",", ":")))
+        except Exception:  # noqa: BLE001 - the socket closed under a send: the session ends it
+            return
+
+
+def _abort(websocket: WebSocket) -> None:
+    """Cut the connection at once, through the handle app.AbortHandle put in the scope
+    (where there is none, the connection ends when the peer goes, holding one frame)."""
+    abort = websocket.scope.get(ABORT)
+    if abort is not None:
+        log.warning("dropping a websocket client that reads nothing")
+        abort()
 
 
 class Broadcaster:
@@ -136,7 +177,8 @@ class Broadcaster:
             self.send(canvas, {"type": "job.queued", **head, "kind": job.kind, "client": job.client, "position": event.position})
         elif isinstance(event, JobPlanned):
             windows = [box(rect) for rect in event.windows]
-            self.send(canvas, {"type": "job.started", **head, "rev": event.rev, "level": event.level, "windows": windows})
+            self.send(canvas, {"type": "job.started", **head, "rev": event.rev, "level": event.level, "windows": windows,
+                               "stage": event.stage, "stages": event.stages})
         elif isinstance(event, WindowProgress):
             self._progress(job, event)
         elif isinstance(event, WindowCommitted):

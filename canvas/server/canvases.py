@@ -3,7 +3,8 @@
 A client names canvases, never files: a name is 1 to 64 letters, digits, `_` or `-`
 starting with a letter or digit, so it cannot hold a path separator, `..` or a suffix.
 Each canvas has one writing Store, opened on first use and kept open while the server
-runs (the store is thread-safe; the painter worker and the event loop share it).
+runs (the store is thread-safe; the painter worker and the event loop share it). Their
+decoded-tile caches share one budget, `cache_mb` in all, however many canvases are open.
 
     canvases = Canvases(Path("data"))
     store = canvases.store("default")
@@ -11,8 +12,11 @@ runs (the store is thread-safe; the painter worker and the event loop share it).
 
 from __future__ import annotations
 
+import os
 import re
+import tempfile
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +26,7 @@ from canvas.store import Store
 
 NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
 SUFFIX = ".canvas"
+READ_ONLY_RETRY = 2.0  # s between looks at whether a read-only canvas's folder became writable
 # Files SQLite and the store keep beside a canvas; they move and go with it.
 SIDE_FILES = ("-wal", "-shm", "-journal", "-lock")
 
@@ -33,13 +38,15 @@ def check_name(name: Any) -> str:
 
 
 class Canvases:
-    def __init__(self, data: Path, default: Path | None = None) -> None:
+    def __init__(self, data: Path, default: Path | None = None, cache_mb: float = 256) -> None:
         """`default`: a canvas file served as the default canvas, named after its stem."""
         self.data = data
+        self.cache_bytes = int(cache_mb * 2**20)
         data.mkdir(parents=True, exist_ok=True)
         self._stores: dict[str, Store] = {}
         self._lock = threading.Lock()
         self._external: dict[str, Path] = {}
+        self._retry_at: dict[str, float] = {}  # read-only canvases: when to look at the folder again
         if default is None:
             self.default = "default"
         else:
@@ -69,15 +76,43 @@ class Canvases:
         return {"name": name, "default": name == self.default, "bytes": size, "modified": stat.st_mtime}
 
     def store(self, name: str, create: bool = False) -> Store:
-        """The canvas's open Store; 404 unless it exists (or `create`)."""
+        """The canvas's open Store; 404 unless it exists (or `create`).
+
+        A canvas opened read-only (its folder could not be written) is opened again once
+        the folder can be: checked at most every READ_ONLY_RETRY s, so work resumes
+        without a restart."""
         path = self.path(name)
         with self._lock:
-            if name in self._stores:
-                return self._stores[name]
+            store = self._stores.get(name)
+            if store is not None:
+                if not (store.read_only and self._writable_again(name, path)):
+                    return store
+                del self._stores[name]
+                store.close()
             if not create and not path.is_file():
                 raise not_found(f"no canvas named {name!r}")
-            store = self._stores[name] = Store.open(path)
+            store = self._stores[name] = Store.open(path, cache_mb=0)
+            self._share_cache()
             return store
+
+    def _share_cache(self) -> None:
+        """Split the cache budget evenly among the open canvases (the lock is held)."""
+        share = self.cache_bytes // max(1, len(self._stores))
+        for store in self._stores.values():
+            store.limit_cache(share)
+
+    def _writable_again(self, name: str, path: Path) -> bool:
+        now = time.monotonic()
+        if now < self._retry_at.get(name, 0.0):
+            return False
+        self._retry_at[name] = now + READ_ONLY_RETRY
+        try:
+            handle, probe = tempfile.mkstemp(dir=path.parent, prefix=".boundless-probe-")
+        except OSError:
+            return False
+        os.close(handle)
+        os.unlink(probe)
+        return True
 
     def create(self, name: str) -> None:
         check_name(name)
@@ -122,6 +157,7 @@ class Canvases:
     def _close(self, name: str) -> str | None:
         with self._lock:
             store = self._stores.pop(name, None)
+            self._share_cache()
         if store is None:
             return None
         store.close()

@@ -6,15 +6,22 @@ canvas is also broadcast to every viewer (see broadcast.py).
 from __future__ import annotations
 
 import asyncio
+import functools
 from typing import Any, Awaitable, Callable
 
-from canvas.server import protocol
+from canvas.server import growth, protocol
 from canvas.server.broadcast import Client
 from canvas.server.errors import ApiError, bad, conflict
 from canvas.server.messages import box, history as history_message
 from canvas.server.queue import Job
 from canvas.server.state import ServerState
+from canvas.server.tile_images import FADE
+from canvas.server.videos import settings_of
 from canvas.store import StoreError
+
+# The fields of a job command kept with its record (checked; anything else is ignored).
+REQUEST_FIELDS = ("x", "y", "w", "h", "level", "left", "right", "up", "down", "params",
+                  "steps", "factor", "schedule", "preset", "width", "height", "aspect", "anchor", "prompts")
 
 Handler = Callable[[ServerState, Client, dict[str, Any], "bytes | None"], Awaitable[dict[str, Any]]]
 
@@ -22,23 +29,38 @@ Handler = Callable[[ServerState, Client, dict[str, Any], "bytes | None"], Awaita
 async def subscribe(state: ServerState, client: Client, message: dict[str, Any], payload: bytes | None) -> dict[str, Any]:
     viewport = client.viewport = protocol.viewport(message)
     store = state.canvases.store(client.canvas)
-    tiles = await asyncio.to_thread(store.painted_tiles, viewport.level, viewport.rect)
+    tiles = await asyncio.to_thread(functools.partial(store.painted_tiles, viewport.level, viewport.rect, fade=FADE))
     return {"level": viewport.level, "rect": box(viewport.rect), "canvas_id": store.identity,
             "tiles": [list(tile) for tile in tiles]}
 
 
 async def outpaint(state: ServerState, client: Client, message: dict[str, Any], payload: bytes | None) -> dict[str, Any]:
-    return _submit(state, client, message, "outpaint", protocol.frame_target(message))
+    return await _submit(state, client, message, "outpaint", protocol.frame_target(message))
 
 
 async def expand(state: ServerState, client: Client, message: dict[str, Any], payload: bytes | None) -> dict[str, Any]:
-    return _submit(state, client, message, "expand", protocol.expand_target(message))
+    return await _submit(state, client, message, "expand", protocol.expand_target(message))
 
 
 async def inpaint(state: ServerState, client: Client, message: dict[str, Any], payload: bytes | None) -> dict[str, Any]:
     if payload is None:
         raise bad("inpaint comes as a binary frame: its header, then the mask (w*h bytes, nonzero = repaint)", "bad_mask")
-    return _submit(state, client, message, "inpaint", protocol.inpaint_target(message, payload))
+    return await _submit(state, client, message, "inpaint", protocol.inpaint_target(message, payload))
+
+
+async def zoomout(state: ServerState, client: Client, message: dict[str, Any], payload: bytes | None) -> dict[str, Any]:
+    return await _submit_stages(state, client, message, growth.zoomout)
+
+
+async def grow(state: ServerState, client: Client, message: dict[str, Any], payload: bytes | None) -> dict[str, Any]:
+    return await _submit_stages(state, client, message, growth.grow)
+
+
+async def video(state: ServerState, client: Client, message: dict[str, Any], payload: bytes | None) -> dict[str, Any]:
+    settings = settings_of(message)
+    fmt = protocol.text(message, "format", 8, "mp4")
+    store = state.canvases.store(client.canvas)
+    return {"video": state.videos.start(client, store, settings, fmt), "frames": settings.frames}
 
 
 async def cancel(state: ServerState, client: Client, message: dict[str, Any], payload: bytes | None) -> dict[str, Any]:
@@ -79,16 +101,30 @@ async def ping(state: ServerState, client: Client, message: dict[str, Any], payl
 
 
 HANDLERS: dict[str, Handler] = {
-    "subscribe": subscribe, "outpaint": outpaint, "expand": expand, "inpaint": inpaint, "cancel": cancel,
+    "subscribe": subscribe, "outpaint": outpaint, "expand": expand, "inpaint": inpaint, "zoomout": zoomout,
+    "grow": grow, "video": video, "cancel": cancel,
     "accept": accept, "discard": discard, "undo": undo, "redo": redo, "history": history, "ping": ping,
 }
 
 
-def _submit(state: ServerState, client: Client, message: dict[str, Any], kind: str, target: Any) -> dict[str, Any]:
+async def _submit(state: ServerState, client: Client, message: dict[str, Any], kind: str, target: Any) -> dict[str, Any]:
     spec, auto, painter = protocol.job_spec(message, target, state.options)
+    # What was asked, as sent (an inpaint's mask aside): an interrupted job is reported with it.
+    request = {key: value for key, value in message.items() if key in REQUEST_FIELDS}
     job = Job(id=state.queue.new_id(), canvas=client.canvas, client=client.id, kind=kind, spec=spec,
-              painter=painter, auto_accept=auto)
-    state.queue.submit(job)
+              painter=painter, auto_accept=auto, request=request)
+    await state.queue.submit(job)
+    return {"job": job.id}
+
+
+async def _submit_stages(state: ServerState, client: Client, message: dict[str, Any], parse: Any) -> dict[str, Any]:
+    """A job of several stages (zoomout, grow): checked now, its specs made when it runs."""
+    request, tiler, auto, painter = protocol.job_settings(message, state.options)
+    stages = parse(message, request, tiler)
+    fields = {key: value for key, value in message.items() if key in REQUEST_FIELDS}
+    job = Job(id=state.queue.new_id(), canvas=client.canvas, client=client.id, kind=stages.kind, stages=stages,
+              painter=painter, auto_accept=auto, request=fields)
+    await state.queue.submit(job)
     return {"job": job.id}
 
 

@@ -18,10 +18,13 @@ MAX_QUEUED = 64  # jobs waiting in the whole server
 MAX_UPLOAD_BYTES = 32 * 1024 * 1024  # bytes of an uploaded image file
 MAX_UPLOAD_SIDE = 8192  # px a side of an uploaded image
 MAX_UPLOAD_PIXELS = 32 * 1024 * 1024  # px of an uploaded image
+DECODING_AT_ONCE = 2  # uploads decoded at the same time (each up to 128 MB of RGBA); others wait
 MAX_EXPORT_PIXELS = 32 * 1024 * 1024  # px of an exported rectangle
 MAX_COORD = 1 << 30  # |x|, |y| of any rectangle: far beyond any canvas, far below overflow
 MAX_CANVASES = 1000
 PROGRESS_INTERVAL = 0.1  # s between relayed progress events of one job
+COMMANDS_PER_SECOND = 200  # websocket commands of one client, sustained; more wait their turn
+COMMAND_BURST = 400  # commands one client may send at once before the pace applies
 
 
 def as_dict() -> dict[str, int]:

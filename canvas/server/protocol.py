@@ -27,7 +27,8 @@ from canvas.server.errors import ApiError, bad, too_large
 from tiler.rect import Rect
 
 VERSION = 1
-COMMANDS = ("subscribe", "outpaint", "expand", "inpaint", "cancel", "undo", "redo", "accept", "discard", "history", "ping")
+COMMANDS = ("subscribe", "outpaint", "expand", "inpaint", "zoomout", "grow", "video", "cancel", "undo", "redo", "accept",
+            "discard", "history", "ping")
 _MISSING = object()
 
 # Parameters of a job, with the bounds a client may ask for. The job's own classes
@@ -46,6 +47,8 @@ def parse_text(data: str) -> dict[str, Any]:
         message = json.loads(data)
     except ValueError as exc:
         raise bad(f"not JSON: {exc}", "bad_json") from None
+    except RecursionError:
+        raise bad("not JSON this server reads: nested too deep", "bad_json") from None
     return _check_message(message)
 
 
@@ -62,6 +65,8 @@ def parse_binary(data: bytes) -> tuple[dict[str, Any], bytes]:
         header = json.loads(data[4 : 4 + size].decode("utf-8"))
     except (UnicodeDecodeError, ValueError) as exc:
         raise bad(f"the binary frame's header is not JSON: {exc}", "bad_json") from None
+    except RecursionError:
+        raise bad("the binary frame's header is nested too deep", "bad_json") from None
     return _check_message(header), data[4 + size :]
 
 
@@ -111,6 +116,10 @@ def text(message: dict[str, Any], key: str, longest: int, default: Any = _MISSIN
         raise bad(f"{key} must be a string, got {_show(value)}", "bad_field")
     if len(value) > longest:
         raise bad(f"{key} may be at most {longest} characters, got {len(value)}", "out_of_range")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:  # JSON allows lone surrogates ("\ud800"); files and PNG text do not
+        raise bad(f"{key} is not valid Unicode (a lone surrogate)", "bad_field") from None
     return value
 
 
@@ -183,6 +192,12 @@ def job_spec(message: dict[str, Any], target: Any, painters: Mapping[str, Mappin
     """The JobSpec a command asks for, whether its candidates are accepted unasked, and
     the painter that paints it: `params.painter`, one of `painters` (served painter name
     -> its options; the first is the default). Only that painter's options are allowed."""
+    request, settings, auto, painter = job_settings(message, painters)
+    return _job(JobSpec, target, request=request, tiler=settings, level=level(message)), auto, painter
+
+
+def job_settings(message: dict[str, Any], painters: Mapping[str, Mapping[str, Option]]) -> tuple[PaintRequest, TilerSettings, bool, str]:
+    """The painting and tiling settings of a command's `params` (see `job_spec`)."""
     params = message.get("params", {})
     if not isinstance(params, dict):
         raise bad("params must be an object", "bad_field")
@@ -215,7 +230,7 @@ def job_spec(message: dict[str, Any], target: Any, painters: Mapping[str, Mappin
         colour_match=flag(params, "colour_match", defaults.colour_match),
     )
     auto = flag(params, "auto_accept", request.candidates == 1)
-    return _job(JobSpec, target, request=request, tiler=settings, level=level(message)), auto, painter
+    return request, settings, auto, painter
 
 
 def _option(params: dict[str, Any], key: str, option: Option) -> int | float:

@@ -5,9 +5,16 @@ events to the loop (`loop.call_soon_threadsafe`), where the broadcaster turns th
 messages for every client on the canvas. A job staging candidates blocks the worker
 until someone on the canvas accepts or discards (or cancels): one painter, one job.
 
+Every job is recorded in its canvas file before its submitter hears `ok`, and forgotten
+when it ends: a killed server reports it `interrupted` on the next start instead of
+losing it (canvas/store/jobs.py). Clients take turns: the next job is the oldest one of
+the client whose last job started longest ago, so a client with four jobs queued does
+not hold back one with a single job. A window that fails or hangs fails its job with
+the reason (`watchdog.py`); the worker goes on with the next.
+
     queue = JobQueue(canvases, {"patchmatch": painter}, on_event=broadcaster.job_event)
     queue.start(asyncio.get_running_loop())
-    queue.submit(Job(id=queue.new_id(), canvas="default", client="c1", kind="expand", spec=spec, painter="patchmatch"))
+    await queue.submit(Job(id=queue.new_id(), canvas="default", client="c1", kind="expand", spec=spec))
 """
 
 from __future__ import annotations
@@ -22,11 +29,13 @@ from typing import Any, Callable, Mapping
 
 import numpy as np
 
-from canvas.jobs import JobError, JobSpec, WindowCommitted, WindowProgress, run_job
+from canvas.jobs import JobError, JobPlanned, JobSpec, WindowCommitted, WindowProgress, run_job, run_steps
 from canvas.painters import CancelToken, Painter
 from canvas.server import limits
 from canvas.server.canvases import Canvases
-from canvas.server.errors import ApiError, conflict
+from canvas.server.errors import ApiError, conflict, storage
+from canvas.server.growth import Stages
+from canvas.server.watchdog import PainterTimeout, TimedPainter
 from canvas.store import StoreError
 from tiler.rect import Rect
 
@@ -55,13 +64,17 @@ class Job:
     id: str
     canvas: str
     client: str
-    kind: str  # expand | outpaint | inpaint | import
+    kind: str  # expand | outpaint | inpaint | import | zoomout | grow
     spec: JobSpec | None = None
+    stages: Stages | None = None  # zoomout, grow: several specs made when it runs
+    level: int = 0  # the level being painted (a zoom-out's changes with its stages)
     painter: str = ""  # the served painter's name; "" is the queue's first
     auto_accept: bool = True
     image: np.ndarray | None = None  # import: RGBA pixels placed at `at`
     at: tuple[int, int] = (0, 0)
     source: str = ""
+    request: dict[str, Any] = field(default_factory=dict)  # what was asked, kept in its record
+    key: str = ""  # its record in the canvas file
     cancel: CancelToken = field(default_factory=CancelToken)
     state: str = "queued"  # queued | running | finished
     staged: Staged | None = None
@@ -88,7 +101,7 @@ class JobFinished:
     rev: int = 0
     windows: int = 0
     seconds: float = 0.0
-    code: str = ""  # failed: bad_job | busy | painter_failed
+    code: str = ""  # failed: bad_job | busy | painter_failed | out_of_memory | timeout | disk_full | read_only | io_error
     reason: str = ""
 
 
@@ -96,13 +109,18 @@ Listener = Callable[[Job, Any], None]
 
 
 class JobQueue:
-    def __init__(self, canvases: Canvases, painters: Mapping[str, Painter], on_event: Listener) -> None:
+    def __init__(self, canvases: Canvases, painters: Mapping[str, Painter], on_event: Listener,
+                 window_timeout: float | None = None) -> None:
+        """`window_timeout`: seconds one window may paint before its job fails (None: no limit)."""
         self.canvases = canvases
-        self.painters = dict(painters)  # every job runs on this one worker, whatever its painter
+        # Every job runs on this one worker, whatever its painter; each window within the time limit.
+        self.painters = {name: TimedPainter(painter, window_timeout) for name, painter in painters.items()}
         self.default = next(iter(self.painters))
         self.on_event = on_event
         self.running: Job | None = None
         self._pending: deque[Job] = deque()
+        self._turns = itertools.count()
+        self._served: dict[str, int] = {}  # client -> turn its last job started at
         self._cond = threading.Condition()
         self._ids = itertools.count(1)
         self._stopping = False
@@ -131,17 +149,38 @@ class JobQueue:
 
     # -- called on the event loop ----------------------------------------------------------
 
-    def submit(self, job: Job) -> None:
+    async def submit(self, job: Job) -> None:
+        """Record `job` in its canvas file, then queue it; refused when the client or the
+        server has too many, or when the disk refuses the record (`disk_full`, ...)."""
+        self._check_room(job)
+        store = self.canvases.store(job.canvas)
+        try:
+            job.key = await asyncio.to_thread(store.record_job, job.id, job.kind, job.client, job.request)
+        except Exception as exc:
+            disk = storage(exc)
+            if disk is not None:
+                raise disk from None
+            if isinstance(exc, StoreError):  # closed: the canvas went away meanwhile
+                raise conflict("busy", str(exc)) from None
+            raise
+        with self._cond:
+            try:
+                self._check_room(job)  # again: another submit may have filled the room meanwhile
+            except ApiError:
+                self._forget_soon(job)
+                raise
+            self._pending.append(job)
+            position = len(self._pending)
+            self._cond.notify()
+        self.on_event(job, JobQueued(position))
+
+    def _check_room(self, job: Job) -> None:
         with self._cond:
             mine = sum(1 for j in self.jobs() if j.client == job.client)
             if mine >= limits.MAX_QUEUED_PER_CLIENT:
                 raise conflict("queue_full", f"at most {limits.MAX_QUEUED_PER_CLIENT} jobs a client may be queued or running")
             if len(self._pending) >= limits.MAX_QUEUED:
                 raise conflict("queue_full", f"the server has {limits.MAX_QUEUED} jobs waiting; try again later")
-            self._pending.append(job)
-            position = len(self._pending)
-            self._cond.notify()
-        self.on_event(job, JobQueued(position))
 
     def jobs(self, canvas: str | None = None) -> list[Job]:
         """Queued and running jobs, in order, on `canvas` (or all)."""
@@ -162,6 +201,7 @@ class JobQueue:
                 self._pending.remove(job)
         self._cancel(job)
         if queued:
+            self._forget_soon(job)
             self._finish(job, JobFinished("cancelled"))
 
     def pick(self, job: Job, choice: int | None) -> None:
@@ -187,35 +227,75 @@ class JobQueue:
                     self._cond.wait()
                 if self._stopping:
                     return
-                job = self.running = self._pending.popleft()
+                job = self.running = self._next()
                 job.state = "running"
             try:
                 finished = self._execute(job)
             except BaseException as exc:  # the worker must outlive any job
-                finished = JobFinished("failed", code="painter_failed", reason=str(exc) or type(exc).__name__)
+                finished = JobFinished("failed", code="painter_failed", reason=_reason(exc))
             with self._cond:
                 self.running = None
+            self._forget(job)
             self._finish(job, finished)
+
+    def _next(self) -> Job:
+        """The oldest job of the client whose last job started longest ago (the lock is held)."""
+        job = min(self._pending, key=lambda j: self._served.get(j.client, -1))  # min keeps queue order on ties
+        self._pending.remove(job)
+        self._served[job.client] = next(self._turns)
+        if len(self._served) > 4 * limits.MAX_QUEUED:  # forget clients with nothing waiting
+            waiting = {j.client for j in self._pending} | {job.client}
+            self._served = {client: turn for client, turn in self._served.items() if client in waiting}
+        return job
+
+    def _forget(self, job: Job) -> None:
+        """Drop the job's record: it ended (a failing disk keeps it for the store to retry)."""
+        if not job.key:
+            return
+        try:
+            self.canvases.store(job.canvas).forget_job(job.key)
+        except Exception:  # noqa: BLE001 - the store retries it before its next write
+            pass
+
+    def _forget_soon(self, job: Job) -> None:
+        """`_forget` off the event loop: the store may be busy committing a window."""
+        if self._loop is not None and not self._loop.is_closed():
+            self._loop.run_in_executor(None, self._forget, job)
 
     def _execute(self, job: Job) -> JobFinished:
         started = time.perf_counter()
         try:
             store = self.canvases.store(job.canvas)
-            if job.kind == "import":
-                return self._import(job, store, started)
-            assert job.spec is not None
-            result = run_job(
-                store, self.painters[job.painter or self.default], job.spec,
-                on_event=lambda event: self._relay(job, event),
-                cancel=job.cancel,
-                select=lambda index, window, painted: self._select(job, index, window.rect, painted.candidates),
-            )
+            with store.job(job.key):  # the revision it begins names its record
+                if job.kind == "import":
+                    return self._import(job, store, started)
+                painter = self.painters[job.painter or self.default]
+                hooks: dict[str, Any] = dict(
+                    on_event=lambda event: self._relay(job, event),
+                    cancel=job.cancel,
+                    select=lambda index, window, painted: self._select(job, index, window.rect, painted.candidates),
+                )
+                if job.stages is not None:
+                    specs = job.stages.build(store)
+                    record = job.stages.record(specs[0], painter)
+                    result = run_steps(store, painter, specs, kind=job.stages.kind, params=record, **hooks)
+                else:
+                    assert job.spec is not None
+                    result = run_job(store, painter, job.spec, **hooks)
         except JobError as exc:
             return JobFinished("failed", code="bad_job", reason=str(exc))
-        except (StoreError, ApiError) as exc:
-            return JobFinished("failed", code="busy", reason=str(exc))
+        except PainterTimeout as exc:
+            return JobFinished("failed", code="timeout", reason=str(exc))
+        except MemoryError as exc:
+            return JobFinished("failed", code="out_of_memory", reason=_reason(exc))
         except Exception as exc:
-            return JobFinished("failed", code="painter_failed", reason=str(exc) or type(exc).__name__)
+            disk = storage(exc)
+            if disk is not None:
+                return JobFinished("failed", code=disk.code, reason=disk.message)
+            if isinstance(exc, (StoreError, ApiError)):
+                return JobFinished("failed", code="busy", reason=str(exc))
+            code = "out_of_memory" if "OutOfMemory" in type(exc).__name__ else "painter_failed"  # torch's CUDA OOM
+            return JobFinished("failed", code=code, reason=_reason(exc))
         return JobFinished(result.status, result.rev, result.windows_done, result.seconds)
 
     def _import(self, job: Job, store: Any, started: float) -> JobFinished:
@@ -227,6 +307,8 @@ class JobQueue:
         return JobFinished("done", rev, 1, time.perf_counter() - started)
 
     def _relay(self, job: Job, event: Any) -> None:
+        if isinstance(event, JobPlanned):
+            job.level = event.level
         if isinstance(event, WindowProgress):
             # Painters may report every step; clients need a few updates a second.
             now = time.monotonic()
@@ -239,8 +321,7 @@ class JobQueue:
         if job.auto_accept or len(candidates) == 1:
             return 0
         staged = job.staged = Staged(index, len(candidates))
-        assert job.spec is not None
-        self._post(job, CandidatesStaged(index, rect, job.spec.level, candidates))
+        self._post(job, CandidatesStaged(index, rect, job.level, candidates))
         if job.cancel.cancelled:
             staged.answer(None)
         choice = staged.wait()
@@ -257,3 +338,9 @@ class JobQueue:
                 self._loop.call_soon_threadsafe(self.on_event, job, event)
             except RuntimeError:  # the loop closed in between: the server is shutting down
                 pass
+
+
+def _reason(exc: BaseException) -> str:
+    """What went wrong, for people: the message, or the exception's name when it has none."""
+    text = str(exc)
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__

@@ -5,6 +5,7 @@ or PNG with revision ETags, image upload, PNG export. Errors are `{"error": {cod
 from __future__ import annotations
 
 import asyncio
+import functools
 import io
 import json
 import warnings
@@ -13,18 +14,22 @@ from typing import Any
 import numpy as np
 from PIL import Image
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import FileResponse, JSONResponse, Response
 
 from canvas.server import limits
 from canvas.server.canvases import check_name
-from canvas.server.errors import ApiError, bad, too_large
+from canvas.server.errors import STORAGE_STATUS, ApiError, bad, too_large
 from canvas.server.queue import Job, JobFinished
 from canvas.server.state import ServerState
-from canvas.server.tile_images import FORMATS
+from canvas.server.tile_images import FADE, FORMATS
 from canvas.store import Store
+from canvas.video import MIME
 from tiler.rect import Rect
 
 MAX_JSON_BODY = 16 * 1024
+# Image formats an upload may be: what browsers save and send. Not every format Pillow
+# reads: EPS would run Ghostscript on the upload, and rarer decoders are more attack surface.
+UPLOAD_FORMATS = ("PNG", "JPEG", "WEBP", "GIF", "BMP", "TIFF")
 MAX_TILE_LEVEL = 40
 TILE = Store.TILE
 
@@ -78,7 +83,7 @@ async def tile(request: Request) -> Response:
         raise ApiError("not_found", f"tiles come as {' or '.join(FORMATS)}, not {fmt!r}", 404)
     # The canvas's identity joins the revision, so a canvas deleted and made again under
     # the same name never matches a cached tile of the old one.
-    rev = await asyncio.to_thread(store.tile_revision, level, tx, ty)
+    rev = await asyncio.to_thread(functools.partial(store.tile_revision, level, tx, ty, fade=FADE))
     if _etag(store, rev, fmt) in [tag.strip() for tag in request.headers.get("if-none-match", "").split(",")]:
         return Response(status_code=304, headers=_tile_headers(request, store, rev, fmt))
     data: bytes | None = None
@@ -108,14 +113,17 @@ async def upload(request: Request) -> JSONResponse:
     x = _query_int(request, "x", 0)
     y = _query_int(request, "y", 0)
     data = await _body(request, limits.MAX_UPLOAD_BYTES)
-    image = await asyncio.to_thread(_decode, data)
+    async with state.decoding:  # a decoded upload may take 128 MB: a few at a time
+        image = await asyncio.to_thread(_decode, data)
+    source = request.query_params.get("name", "")[:200]
     job = Job(id=state.queue.new_id(), canvas=name, client="http", kind="import", image=image, at=(x, y),
-              source=request.query_params.get("name", "")[:200])
+              source=source, request={"x": x, "y": y, "name": source})
     job.done = asyncio.get_running_loop().create_future()
-    state.queue.submit(job)
+    await state.queue.submit(job)
     finished: JobFinished = await job.done
     if finished.status != "done":
-        raise ApiError(finished.code or "cancelled", finished.reason or f"the upload was {finished.status}", 409)
+        status = STORAGE_STATUS.get(finished.code, 409)
+        raise ApiError(finished.code or "cancelled", finished.reason or f"the upload was {finished.status}", status)
     h, w = image.shape[:2]
     return JSONResponse({"rev": finished.rev, "job": job.id, "x": x, "y": y, "w": w, "h": h}, 201)
 
@@ -137,6 +145,16 @@ async def export(request: Request) -> Response:
     await asyncio.to_thread(store.export_png, level, rect, out)
     disposition = f'attachment; filename="{name}-{rect.x}_{rect.y}_{rect.w}x{rect.h}-L{level}.png"'
     return Response(out.getvalue(), media_type="image/png", headers={"Content-Disposition": disposition})
+
+
+async def video(request: Request) -> Response:
+    """A zoom video made for a client (`video` command), by the id its `video.done` gave."""
+    _, name = _store(request)
+    path = _state(request).videos.path(name, request.path_params["video"], request.path_params["fmt"])
+    if path is None:
+        raise ApiError("not_found", "no such video (they are kept for an hour)", 404)
+    fmt = request.path_params["fmt"]
+    return FileResponse(path, media_type=MIME[fmt], filename=f"{name}-zoom.{fmt}")
 
 
 # -- helpers -----------------------------------------------------------------------------
@@ -183,7 +201,7 @@ async def _body(request: Request, limit: int) -> bytes:
 async def _json(request: Request) -> dict[str, Any]:
     try:
         body = json.loads(await _body(request, MAX_JSON_BODY))
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: nested too deep
         raise bad("the body must be JSON", "bad_json") from None
     if not isinstance(body, dict):
         raise bad("the body must be a JSON object", "bad_json")
@@ -197,7 +215,7 @@ def _decode(data: bytes) -> np.ndarray:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            image = Image.open(io.BytesIO(data))
+            image = Image.open(io.BytesIO(data), formats=UPLOAD_FORMATS)
             w, h = image.size
             if w > limits.MAX_UPLOAD_SIDE or h > limits.MAX_UPLOAD_SIDE or w * h > limits.MAX_UPLOAD_PIXELS:
                 raise too_large(f"images may be at most {limits.MAX_UPLOAD_SIDE} px a side and "

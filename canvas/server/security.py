@@ -93,12 +93,14 @@ def _same_origin(origin: str, host: str, scope: Scope) -> bool:
 
 
 class RedactToken(logging.Filter):
-    """Keeps `token=...` out of the access log."""
+    """Keeps `token=...` out of the access log and uvicorn's other request lines."""
 
-    PATTERN = re.compile(r"(token=)[^&\s\"]*")
+    PATTERN = re.compile(r"(token=)[^&\s\"']*")
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if record.args:
+        if isinstance(record.msg, str):
+            record.msg = self.PATTERN.sub(r"\1***", record.msg)
+        if isinstance(record.args, tuple):
             record.args = tuple(self.PATTERN.sub(r"\1***", a) if isinstance(a, str) else a for a in record.args)
         return True
 

@@ -3,17 +3,20 @@ the cache of encoded tiles."""
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping
 
 from canvas.painters import Painter, options_of
+from canvas.server import limits
 from canvas.server.broadcast import Broadcaster
 from canvas.server.canvases import Canvases
 from canvas.server.errors import conflict
 from canvas.server.queue import JobQueue
 from canvas.server.tile_images import TileImages
+from canvas.server.videos import Videos
 
 
 @dataclass(frozen=True)
@@ -21,6 +24,8 @@ class ServerConfig:
     data: Path  # the folder of canvases
     canvas: Path | None = None  # served as the default canvas, named after its stem
     token: str | None = None
+    window_timeout: float | None = 600.0  # s one window may paint before its job fails with `timeout`
+    cache_mb: float = 256  # decoded tiles kept in memory, all canvases together
 
 
 class ServerState:
@@ -30,10 +35,12 @@ class ServerState:
         self.config = config
         self.painters = dict(painters)  # by name; the first paints jobs that name none
         self.options = {name: dict(options_of(painter)) for name, painter in self.painters.items()}
-        self.canvases = Canvases(config.data, config.canvas)
+        self.canvases = Canvases(config.data, config.canvas, config.cache_mb)
         self.broadcaster = Broadcaster(self.canvases)
-        self.queue = JobQueue(self.canvases, self.painters, self.broadcaster.job_event)
+        self.queue = JobQueue(self.canvases, self.painters, self.broadcaster.job_event, config.window_timeout)
         self.tile_images = TileImages()
+        self.decoding = asyncio.Semaphore(limits.DECODING_AT_ONCE)
+        self.videos = Videos(config.data / ".videos")  # zoom videos waiting to be downloaded
         self._client_ids = itertools.count(1)
 
     def painter_options(self) -> dict[str, dict[str, dict[str, Any]]]:
@@ -50,4 +57,5 @@ class ServerState:
 
     def close(self) -> None:
         self.queue.stop()
+        self.videos.close()
         self.canvases.close()

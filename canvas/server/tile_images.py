@@ -4,10 +4,11 @@ A tile's bytes depend only on (canvas file, level, tx, ty, revision), so an enco
 never repeated while it stays cached: every other viewer of a canvas, a reload and a
 pan back over known ground cost a dictionary lookup instead of an encode.
 
-Two formats, both lossless with alpha. WebP is what the client asks for: on photos it is
-smaller than PNG and, at the fastest settings, about three times cheaper to encode
-(bench/viewport.py; the encode is most of a cold tile's cost). PNG stays for everything
-else that reads tiles (scripts, older tools).
+Three formats, all lossless with alpha. WebP is what a browser on another machine asks
+for: on photos it is smaller than PNG and, at the fastest settings, about three times
+cheaper to encode (the encode is most of a cold tile's cost). A browser on this machine
+asks for raw RGBA: over the loopback 256 KB cost less than any encode and decode
+(bench/viewport.py). PNG stays for everything else that reads tiles (scripts, tools).
 
     images = TileImages()
     rev, data = images.get(store, identity, level, tx, ty, "webp")   # data None: empty tile
@@ -42,10 +43,18 @@ def _webp(rgba: np.ndarray) -> bytes:
     return out.getvalue()
 
 
+def _raw(rgba: np.ndarray) -> bytes:
+    return np.ascontiguousarray(rgba).tobytes()
+
+
 FORMATS: dict[str, tuple[str, Callable[[np.ndarray], bytes]]] = {
     "png": ("image/png", _png),
     "webp": ("image/webp", _webp),
+    # 256 x 256 x 4 bytes, rows top down: no encode, no decode. What a browser on this
+    # machine asks for, where bytes cost nothing and milliseconds of encoding do.
+    "rgba": ("application/octet-stream", _raw),
 }
+UNCACHED = {"rgba"}  # made as fast as they are looked up, and 256 KB each
 
 Key = tuple[str, int, int, int, int, str]
 
@@ -76,6 +85,8 @@ class TileImages:
         if rgba is None:
             return 0, None
         data = FORMATS[fmt][1](rgba)
+        if fmt in UNCACHED:
+            return rev, data
         with self._lock:
             self.encoded += 1
             self._keep((identity, level, tx, ty, rev, fmt), data)

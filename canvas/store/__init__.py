@@ -7,8 +7,9 @@ write). Every tile is versioned by the revision that wrote it, which gives undo 
 Modules: ``store`` (the Store API), ``database`` (schema, connection), ``tiles`` (grid
 maths and tile codec), ``pixels`` (downsample, upsample, OVER), ``layers`` (versioned
 tiles, index), ``pyramid`` (derived levels), ``view`` (what a level shows), ``history``
-(revisions), ``cache`` (LRU of decoded tiles), ``images`` (import, PNG export),
-``lock`` (who has the canvas open), ``errors``.
+(revisions), ``jobs`` (jobs a server accepted, for crash reports), ``cache`` (LRU of
+decoded tiles), ``images`` (import, PNG export), ``lock`` (who has the canvas open),
+``errors`` (and what a failing disk means).
 """
 
 from canvas.store.errors import StoreError

@@ -47,6 +47,13 @@ class TileCache:
             _, old = self._entries.popitem(last=False)
             self.size_bytes -= old.nbytes
 
+    def resize(self, limit_bytes: int) -> None:
+        """A new limit; least recently used tiles go at once until the cache fits it."""
+        self.limit_bytes = max(0, int(limit_bytes))
+        while self.size_bytes > self.limit_bytes:
+            _, old = self._entries.popitem(last=False)
+            self.size_bytes -= old.nbytes
+
     def discard(self, key: Hashable) -> None:
         old = self._entries.pop(key, None)
         if old is not None:

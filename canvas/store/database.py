@@ -8,9 +8,17 @@ a NULL blob is a tombstone: the tile became empty at that revision while an olde
 version still holds pixels. ``revisions`` is the history; ``meta`` holds the format
 marker, the schema version, the head and the canvas's identity (a random id that
 names this file in ETags and caches: a canvas made again under an old name is another).
+``jobs`` holds the jobs a server accepted and has not finished (see ``jobs``).
 
 WAL with synchronous=NORMAL: a commit is atomic and survives a killed process (the OS
 has the pages); only a power cut can lose the last few commits, never corrupt the file.
+
+A canvas in a folder this process cannot write (a read-only mount, a folder of someone
+else's) opens read-only: SQLite cannot make the -shm file WAL readers need there, so it
+is opened `immutable` (no locks, no -shm) with `query_only`, and every write fails with
+SQLITE_READONLY. That is safe because nobody can be writing it through a read-only
+folder; a canvas whose -wal file still holds commits (its writer was killed) is refused
+instead, as immutable reading would not see them.
 """
 
 from __future__ import annotations
@@ -18,8 +26,10 @@ from __future__ import annotations
 import contextlib
 import sqlite3
 import uuid
+from pathlib import Path
 
-from canvas.store.errors import StoreError
+from canvas.store.errors import READ_ONLY, StoreError, storage_problem
+from canvas.store.jobs import SCHEMA as JOBS_SCHEMA
 
 FORMAT = "boundless-canvas"
 SCHEMA_VERSION = 1
@@ -52,7 +62,7 @@ CREATE TABLE tiles (
     PRIMARY KEY (layer, level, tx, ty, rev)
 ) WITHOUT ROWID;
 CREATE INDEX tiles_by_rev ON tiles (rev);
-"""
+""" + JOBS_SCHEMA
 
 
 def connect(path: str, *, create: bool) -> sqlite3.Connection:
@@ -60,9 +70,39 @@ def connect(path: str, *, create: bool) -> sqlite3.Connection:
     try:
         db = sqlite3.connect(path, check_same_thread=False, isolation_level=None, timeout=30)
     except sqlite3.Error as exc:
-        raise StoreError(f"cannot open canvas {path}: {exc}") from exc
+        raise StoreError(f"cannot open canvas {path}: {exc}", storage_problem(exc)) from exc
     try:
         _prepare(db, path, create)
+    except sqlite3.Error as exc:  # the file (or its -wal, -shm) cannot be opened or written
+        db.close()
+        problem = storage_problem(exc)
+        if problem != READ_ONLY or not Path(path).is_file():
+            why = f"its folder is read-only or not ours to write ({exc})" if problem == READ_ONLY else str(exc)
+            raise StoreError(f"cannot open canvas {path}: {why}", problem) from exc
+        return _connect_read_only(path)
+    except BaseException:
+        db.close()
+        raise
+    return db
+
+
+def is_read_only(db: sqlite3.Connection) -> bool:
+    return bool(db.execute("PRAGMA query_only").fetchone()[0])
+
+
+def _connect_read_only(path: str) -> sqlite3.Connection:
+    wal = Path(path + "-wal")
+    if wal.is_file() and wal.stat().st_size > 0:
+        raise StoreError(f"{path} is in a folder this process cannot write, and its last commits are still in "
+                         f"{wal.name}: make the folder writable to open it", READ_ONLY)
+    uri = Path(path).resolve().as_uri() + "?immutable=1"
+    db = sqlite3.connect(uri, uri=True, check_same_thread=False, isolation_level=None)
+    try:
+        db.execute("PRAGMA query_only = 1")
+        _prepare(db, path, create=False)
+    except sqlite3.Error as exc:
+        db.close()
+        raise StoreError(f"cannot open canvas {path}: {exc}", storage_problem(exc)) from exc
     except BaseException:
         db.close()
         raise
@@ -73,6 +113,8 @@ def _prepare(db: sqlite3.Connection, path: str, create: bool) -> None:
     try:
         tables = {row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
     except sqlite3.DatabaseError as exc:
+        if storage_problem(exc) == READ_ONLY:  # cannot open: not a judgement on the file
+            raise
         raise StoreError(f"{path} is not a Boundless canvas (not an SQLite database: {exc})") from exc
     if not tables:
         if not create:
@@ -94,6 +136,9 @@ def _prepare(db: sqlite3.Connection, path: str, create: bool) -> None:
     if "id" not in meta:  # files from before canvases had an identity get one now
         with contextlib.suppress(sqlite3.OperationalError):  # a read-only file keeps none
             set_meta(db, "id", uuid.uuid4().hex)
+    if "jobs" not in tables:  # files from before jobs were recorded (an added table: same schema version)
+        with contextlib.suppress(sqlite3.OperationalError):  # a read-only file records none
+            db.execute(JOBS_SCHEMA)
     db.execute("PRAGMA journal_mode = WAL")
     db.execute("PRAGMA synchronous = NORMAL")
     db.execute("PRAGMA mmap_size = 268435456")

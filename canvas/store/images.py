@@ -69,7 +69,9 @@ def parameters_text(params: dict[str, Any], revision: int, level: int) -> str:
 def write_png(rgba: np.ndarray, parameters: str, out: str | os.PathLike | BinaryIO) -> None:
     """Write RGBA with the parameters chunk (tEXt, or iTXt when it is not Latin-1)."""
     info = PngImagePlugin.PngInfo()
-    info.add_text("parameters", parameters)
+    # Text that is not valid Unicode (a lone surrogate from an old client) must not make
+    # the canvas unexportable: such characters become "?".
+    info.add_text("parameters", parameters.encode("utf-8", "replace").decode("utf-8"))
     Image.fromarray(np.ascontiguousarray(rgba)).save(out, format="PNG", pnginfo=info, compress_level=4)
 
 

@@ -109,6 +109,11 @@ class Store:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
+    def limit_cache(self, limit_bytes: int) -> None:
+        """Bound the decoded-tile cache anew (a server shares one budget among its canvases)."""
+        with self._lock:
+            self.cache.resize(limit_bytes)
+
     @property
     def read_only(self) -> bool:
         """Opened from a folder this process cannot write: every write fails (SQLITE_READONLY)."""

@@ -1,0 +1,28 @@
+"""The Stable Diffusion painter: diffusers inpainting for SD 1.x, 2.x and XL, on CUDA, MPS or CPU.
+
+    painter = create_painter("diffusion", model="./sd15-inpaint")      # canvas.painters
+    painter = DiffusionPainter(DiffusionSettings(model="stabilityai/stable-diffusion-2-inpainting", offline=True))
+
+Modules, in the order a window meets them:
+- `settings`: what a user chooses (model, device, dtype, scheduler, masked content), checked
+  without torch, so the command line can refuse a typo before anything loads;
+- `loading`: finds and loads the model once (hub id, folder or single file), detects its kind;
+- `prompts`: text embeddings, cached so a job encodes its prompt once, not once per window;
+- `schedulers`: the samplers by the names people know;
+- `denoise`: one window, top to bottom: encode, denoise with previews and cancel, decode;
+- `preview`: the cheap latent-to-RGB picture sent while a window paints;
+- `painter`: the `Painter` the job runner calls.
+
+Only this package imports torch and diffusers, and only when a diffusion painter is built.
+"""
+
+from canvas.painters.diffusion.settings import (
+    DEVICES,
+    DTYPES,
+    MASKED_CONTENT,
+    SCHEDULERS,
+    DiffusionSettings,
+    ModelError,
+)
+
+__all__ = ["DEVICES", "DTYPES", "MASKED_CONTENT", "SCHEDULERS", "DiffusionSettings", "ModelError"]

@@ -1,0 +1,133 @@
+"""The diffusion painter: a `Painter` (canvas.painters.base) over a Stable Diffusion model.
+
+    painter = DiffusionPainter(DiffusionSettings(model="./sd15-inpaint"))
+    [rgb] = painter.paint(image, mask, PaintRequest(prompt="a park", seed=7, steps=20), print, CancelToken())
+
+The model loads once, here; a missing or wrong one is a `ModelError` at construction.
+It repaints the seam band too (diffusion cannot keep pixels exactly), so the tiler blends
+its output in with the feathered alpha; prefill and compositing stay the tiler's.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from canvas.painters.base import CancelToken, Option, PaintProgress, PaintRequest, ProgressCallback
+from canvas.painters.diffusion.denoise import LATENT_SCALE, Sampling, Window, inpaint, is_guided, sampled_steps
+from canvas.painters.diffusion.loading import LoadedModel, load_model, prepare
+from canvas.painters.diffusion.preview import latents_to_rgb
+from canvas.painters.diffusion.prompts import PromptCache
+from canvas.painters.diffusion.schedulers import make_scheduler
+from canvas.painters.diffusion.settings import DiffusionSettings
+from tiler.masks import distance_l1
+
+PREVIEWS = 8  # previews per candidate at most: a few, a cheap picture each, whatever the steps
+
+
+class DiffusionPainter:
+    name = "diffusion"
+    repaints_band = True
+
+    def __init__(self, settings: DiffusionSettings, pipeline: Any = None) -> None:
+        """Loads `settings.model`; or paints with `pipeline`, a diffusers SD or SDXL
+        pipeline already in memory (settings.model then only names it)."""
+        self.settings = settings
+        self.model: LoadedModel = load_model(settings) if pipeline is None else prepare(pipeline, settings)
+        self.native_window = self.model.native  # the window size the model was trained at
+        self.prompts = PromptCache(self.model)
+        # What a job may set (the server lists it in `welcome`). Scheduler and masked
+        # content are names, which `Option` (a number) cannot carry: they are the painter's
+        # settings, or `request.options` from callers that pass them (not the protocol yet).
+        self.OPTIONS = {"soft_mask": Option("Soft mask px (4-channel models)", 0, 128, settings.soft_mask)}
+        # One window at a time: schedulers and the model's attention state are not shared safely.
+        self._lock = threading.Lock()
+
+    def describe(self) -> dict[str, Any]:
+        settings = self.settings
+        described: dict[str, Any] = {"painter": self.name, "model": settings.model, "model_kind": self.model.kind}
+        if settings.vae:
+            described["vae"] = settings.vae
+        described.update(scheduler=settings.scheduler, masked_content=settings.masked_content)
+        if not self.model.inpainting:
+            described["soft_mask"] = settings.soft_mask
+        described["dtype"] = str(self.model.dtype).removeprefix("torch.")
+        return described
+
+    def paint(
+        self,
+        image: np.ndarray,
+        mask: np.ndarray,
+        request: PaintRequest,
+        progress: ProgressCallback,
+        cancel: CancelToken,
+    ) -> list[np.ndarray]:
+        if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8 or mask.shape != image.shape[:2]:
+            raise ValueError(f"expected uint8 HxWx3 and a bool HxW mask, got {image.dtype} {image.shape} and {mask.shape}")
+        settings = self.settings.with_options(request.options)
+        with self._lock, torch.inference_mode():
+            return self._paint(image, np.asarray(mask, bool), request, settings, progress, cancel)
+
+    def _paint(self, image: np.ndarray, mask: np.ndarray, request: PaintRequest, settings: DiffusionSettings,
+               progress: ProgressCallback, cancel: CancelToken) -> list[np.ndarray]:
+        model = self.model
+        h, w = image.shape[:2]
+        window = self._window(image, mask, settings.soft_mask)
+        text = self.prompts.get(request.prompt, request.negative_prompt, is_guided(model, request.guidance))
+        candidates = max(1, request.candidates)
+        steps = sampled_steps(request.steps, request.strength)
+        every = max(1, -(-steps // PREVIEWS))
+        results = []
+        for index in range(candidates):
+            sampling = Sampling(
+                scheduler=make_scheduler(settings.scheduler, model.pipeline.scheduler.config),
+                steps=request.steps,
+                strength=request.strength,
+                guidance=request.guidance,
+                masked_content=settings.masked_content,
+            )
+            # Candidates add their index to the window's seed (as PatchMatch does): candidate
+            # 0 is the same picture whether one or four are asked for.
+            generator = torch.Generator("cpu").manual_seed(request.seed + index)
+
+            def on_step(done: int, total: int, latents: torch.Tensor, index: int = index) -> None:
+                preview = latents_to_rgb(latents, model.xl) if done % every == 0 or done == total else None
+                progress(PaintProgress(step=index * total + done, steps=candidates * total, preview=preview))
+
+            painted = inpaint(model, window, text, sampling, generator, cancel.raise_if_cancelled, on_step)
+            results.append(_to_rgb(painted)[:h, :w])
+        return results
+
+    def _window(self, image: np.ndarray, mask: np.ndarray, soft_mask: int) -> Window:
+        """Tensors for one window, padded to whole latent pixels (windows are multiples of
+        64 already; any other size is padded by repeating its edge)."""
+        h, w = mask.shape
+        pad = ((0, -h % LATENT_SCALE), (0, -w % LATENT_SCALE))
+        if any(after for _, after in pad):
+            image = np.pad(image, pad + ((0, 0),), mode="edge")
+            mask = np.pad(mask, pad, mode="edge")
+        device = self.model.device
+        pixels = torch.from_numpy(np.ascontiguousarray(image.transpose(2, 0, 1)))[None].to(device).float() / 127.5 - 1
+        hard = torch.from_numpy(mask.astype(np.float32))[None, None].to(device)
+        return Window(pixels=pixels, mask=hard, blend=_blend(mask, soft_mask).to(device))
+
+
+def _blend(mask: np.ndarray, soft_mask: int) -> torch.Tensor:
+    """Latent-size share of new content for 4-channel models: 0 outside the mask, rising
+    from the mask's edge to 1 at `soft_mask` px inside it, so the band next to known
+    pixels is denoised less (0 px: every latent pixel that touches the mask is new)."""
+    hard = torch.from_numpy(mask.astype(np.float32))[None, None]
+    if soft_mask == 0:
+        return F.max_pool2d(hard, LATENT_SCALE)
+    inside = distance_l1(~mask).astype(np.float32)  # 0 outside the mask, 1 on its edge
+    ramp = np.clip(inside / soft_mask, 0.0, 1.0)
+    return F.avg_pool2d(torch.from_numpy(ramp)[None, None], LATENT_SCALE)
+
+
+def _to_rgb(pixels: torch.Tensor) -> np.ndarray:
+    rgb = ((pixels[0].float().clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)
+    return rgb.permute(1, 2, 0).cpu().numpy()

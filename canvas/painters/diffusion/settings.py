@@ -1,0 +1,77 @@
+"""What a user chooses for the diffusion painter, checked without importing torch.
+
+    settings = DiffusionSettings(model="./sd15-inpaint", scheduler="dpm++ 2m karras")
+    settings.scheduler  # "DPM++ 2M Karras"
+
+Names are matched loosely (case, spaces, `-` and `_` alike), so `--scheduler euler-a` and
+"Euler a" are the same sampler, and stored in the spelling other tools print.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, replace
+
+DEVICES = ("auto", "cuda", "mps", "cpu")
+DTYPES = ("auto", "fp16", "bf16", "fp32")
+SCHEDULERS = ("Euler", "Euler a", "DPM++ 2M", "DPM++ 2M Karras", "DDIM", "UniPC", "LCM")
+# What the masked part starts from (Automatic1111's "masked content"):
+# - fill: the tiler's prefill (known colours pushed outwards and blurred), noised to `strength`;
+# - original: what the canvas holds under the mask (the job's prefill "original"), noised;
+# - latent noise: fresh noise in latent space, whatever the pixels were;
+# - latent nothing: zero latents (a flat, neutral start), noised to `strength`.
+# At strength 1 all four start from pure noise; they differ below it.
+MASKED_CONTENT = ("fill", "original", "latent noise", "latent nothing")
+SOFT_MASK = 32  # px over which 4-channel models blend from the known latents to new ones
+
+
+class ModelError(ValueError):
+    """The model cannot be found or loaded, or a setting is wrong: one line for the user."""
+
+
+def canonical(name: str, choices: tuple[str, ...], what: str) -> str:
+    """`name` as spelled in `choices`, comparing case-blind with `-`, `_` and spaces alike."""
+    wanted = _key(name)
+    for choice in choices:
+        if _key(choice) == wanted:
+            return choice
+    raise ModelError(f"unknown {what} {name!r}; choose one of: {', '.join(choices)}")
+
+
+def _key(name: str) -> str:
+    return re.sub(r"[\s_-]+", " ", str(name).strip().lower())
+
+
+@dataclass(frozen=True)
+class DiffusionSettings:
+    """How the painter loads its model and paints by default (a job may override the last three)."""
+
+    model: str  # hub id, diffusers folder, or one .safetensors / .ckpt file
+    model_config: str | None = None  # diffusers config folder for a single file (needed offline)
+    offline: bool = False  # never touch the network: the local Hugging Face cache only
+    device: str = "auto"
+    dtype: str = "auto"
+    vae: str | None = None  # a separate VAE: hub id or folder (e.g. a tiny autoencoder)
+    attention_slicing: bool = False  # less memory on small GPUs, a little slower
+    vae_tiling: bool = False  # encode and decode in tiles: large windows on small GPUs
+    scheduler: str = "Euler a"
+    masked_content: str = "fill"
+    soft_mask: int = SOFT_MASK
+
+    def __post_init__(self) -> None:
+        if not str(self.model or "").strip():
+            raise ModelError("the diffusion painter needs a model: a hub id, a diffusers folder or a .safetensors file")
+        set_ = object.__setattr__  # frozen: store the canonical spellings
+        set_(self, "device", canonical(self.device, DEVICES, "device"))
+        set_(self, "dtype", canonical(self.dtype, DTYPES, "dtype"))
+        set_(self, "scheduler", canonical(self.scheduler, SCHEDULERS, "scheduler"))
+        set_(self, "masked_content", canonical(self.masked_content, MASKED_CONTENT, "masked content"))
+        if not isinstance(self.soft_mask, int) or not 0 <= self.soft_mask <= 128:
+            raise ModelError(f"soft mask must be 0 to 128 px, got {self.soft_mask!r}")
+
+    def with_options(self, options: dict) -> "DiffusionSettings":
+        """These settings with a job's `scheduler`, `masked_content` and `soft_mask`, if it gives them."""
+        known = {key: options[key] for key in ("scheduler", "masked_content", "soft_mask") if key in options}
+        if "soft_mask" in known:
+            known["soft_mask"] = int(known["soft_mask"])
+        return replace(self, **known) if known else self
