@@ -11,7 +11,8 @@
 
 import { Rect, clamp, levelFor } from "./geometry.js";
 
-export const MIN_SCALE = 1 / 256;
+// A zoom-out of 16 steps reaches level 16: the whole canvas must still fit on screen.
+export const MIN_SCALE = 1 / 2 ** 20;
 export const MAX_SCALE = 16;
 
 export class View {
