@@ -1,4 +1,5 @@
-"""Shared fixtures: real photos (scikit-image ships them), real canvas files, painters."""
+"""Shared fixtures: real photos (scikit-image ships them), real canvas files, a real server.
+Shared helpers that are not fixtures live in pictures.py."""
 
 from __future__ import annotations
 
@@ -8,23 +9,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from canvas.painters.echo import EchoPainter  # noqa: F401 - shared with the tests
 from canvas.store import Store
-
-
-def photo(name: str = "astronaut", size: int | None = 512) -> np.ndarray:
-    """A real photograph as RGB uint8, cropped to size x size from its top-left corner."""
-    from skimage import data
-
-    image = getattr(data, name)()
-    if image.ndim == 2:
-        image = np.dstack([image] * 3)
-    image = image[..., :3]
-    return np.ascontiguousarray(image if size is None else image[:size, :size])
-
-
-def rgba(rgb: np.ndarray) -> np.ndarray:
-    return np.dstack([rgb, np.full(rgb.shape[:2], 255, np.uint8)])
+from pictures import photo
 
 
 @pytest.fixture
@@ -48,27 +34,6 @@ def photo_file(tmp_path: Path, astronaut: np.ndarray) -> Path:
     path = tmp_path / "photo.png"
     Image.fromarray(astronaut).save(path)
     return path
-
-
-class CastPainter:
-    """Repaints everything it is given with a colour cast, as diffusion models drift.
-
-    The masked part arrives prefilled by the tiler (edge extension); the cast lands on it
-    and on the repainted band alike, which is what colour matching has to undo.
-    """
-
-    name = "cast"
-    repaints_band = True
-
-    def __init__(self, shift=(0, -10, 25), gain: float = 0.85) -> None:
-        self.shift = np.array(shift, np.float32)
-        self.gain = gain
-
-    def describe(self) -> dict:
-        return {"painter": self.name}
-
-    def paint(self, image, mask, request, progress, cancel):
-        return [np.clip(image * np.float32(self.gain) + self.shift, 0, 255).astype(np.uint8)]
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ pytest.importorskip("diffusers")
 
 from canvas.cli import main  # noqa: E402
 from canvas.store import Store  # noqa: E402
-from conftest import photo  # noqa: E402
+from pictures import photo  # noqa: E402
 from serving import Server, png  # noqa: E402
 from test_cli import run  # noqa: E402
 from tiny_models import TinyModels  # noqa: E402

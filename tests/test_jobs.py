@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import CastPainter, EchoPainter, photo
+from pictures import CastPainter, EchoPainter, photo
 
 from canvas.jobs import (
     Expand,

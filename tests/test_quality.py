@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import photo
+from pictures import photo
 
 from canvas.jobs import Expand, JobSpec, TilerSettings, run_job
 from canvas.painters import create_painter
@@ -50,7 +50,7 @@ def test_no_window_border_is_a_visible_seam(store, name, grow):
 
 def test_the_metric_sees_a_seam_when_there_is_one(store):
     """Without the band and the colour match, a painter with a cast leaves a line."""
-    from conftest import CastPainter
+    from pictures import CastPainter
 
     picture = photo("astronaut")
     store.import_image(picture, 0, 0)

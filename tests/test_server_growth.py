@@ -7,7 +7,7 @@ import io
 import av
 import pytest
 
-from conftest import photo
+from pictures import photo
 from serving import png
 
 

@@ -14,7 +14,7 @@ import pytest
 from PIL import Image
 from websockets.exceptions import InvalidStatus
 
-from conftest import photo
+from pictures import photo
 from serving import Server, decode, png
 
 

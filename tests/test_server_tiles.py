@@ -9,7 +9,7 @@ import io
 import numpy as np
 from PIL import Image
 
-from conftest import photo
+from pictures import photo
 from serving import decode, png
 
 TILES = "/api/canvases/default/tiles"

@@ -11,7 +11,7 @@ from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
 from canvas.painters import PAINTERS, load_painters
-from conftest import photo
+from pictures import photo
 from serving import Server, TintPainter, decode, png
 
 HEAD = {"type": "subscribe", "level": 0, "x": -1024, "y": -1024, "w": 3072, "h": 3072}

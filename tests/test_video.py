@@ -16,7 +16,7 @@ from canvas.store import Store
 from canvas.video import VideoError, VideoSettings, render_video
 from canvas.video.layers import LevelStack
 from canvas.video.path import ZoomPath
-from conftest import photo
+from pictures import photo
 from tiler.rect import Rect
 
 

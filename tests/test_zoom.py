@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import CastPainter, EchoPainter, photo
+from pictures import CastPainter, EchoPainter, photo
 
 from canvas.jobs import JobError, JobPlanned, WindowCommitted, run_steps
 from canvas.jobs.guided import FULL_BODY_PROMPTS, GrowTo, full_body, guided_steps

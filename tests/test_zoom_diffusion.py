@@ -15,7 +15,7 @@ from canvas.jobs.schedule import PromptSchedule  # noqa: E402
 from canvas.jobs.zoom import zoom_out_steps  # noqa: E402
 from canvas.painters import PaintRequest  # noqa: E402
 from canvas.video import VideoSettings, render_video  # noqa: E402
-from conftest import photo  # noqa: E402
+from pictures import photo  # noqa: E402
 from tiler.rect import Rect  # noqa: E402
 from tiny_models import TinyModels  # noqa: E402
 
