@@ -7,10 +7,11 @@ as the fast VAE. Weights are random: the time of a step does not depend on their
 
 Rows: fp32 and bf16, with and without classifier-free guidance, full and tiny VAE, 4 and
 20 steps (`window_s`: the painter's `paint` for one window, prompt encoded beforehand as
-a job does once). `path_overhead_pct`: one window through `run_job` (store, masks, prefill,
-colour match, composite, commit) over the bare diffusers pipeline call with the same
-settings. Goals: a 4-step window without guidance in bf16 with the tiny VAE in at most
-20 s; the job path at most 3% over the pipeline.
+a job does once). `path_overhead_pct`: one window through `run_job` (store, masks,
+prefill, colour match, composite, commit) over the bare diffusers pipeline call with the
+same settings, on one thread (see `path_overhead_pct`). Goals: a 4-step window without
+guidance in bf16 with the tiny VAE in at most 20 s; the job path at most 3% over the
+pipeline.
 
     python bench/diffusion.py --json artifacts/bench/diffusion.json                  # all 16 rows (~30 min)
     python bench/diffusion.py --dtype bf16 --cfg no --steps 4 --json OUT.json       # a few rows
@@ -118,7 +119,12 @@ def window_seconds(painter, cfg: bool, steps: int, repeat: int) -> float:
 
 def path_overhead_pct(painter, steps: int = 4, rounds: int = 3) -> float:
     """run_job painting one window over the diffusers pipeline's own call, same settings:
-    the best of alternating rounds each (other work on the machine only ever adds time)."""
+    the best of alternating rounds each (other work on the machine only ever adds time).
+
+    On one thread: with two, another busy process on this 2-core machine stalls every
+    OpenMP barrier by a scheduler tick, at random, which swamps a few percent (measured:
+    a UNet step from 3 s to 14 s). The path's own cost (numpy, SQLite) is single-threaded
+    whatever torch uses."""
     import torch
     from PIL import Image
 
@@ -129,16 +135,21 @@ def path_overhead_pct(painter, steps: int = 4, rounds: int = 3) -> float:
     pipeline.scheduler = make_scheduler(SCHEDULER, pipeline.scheduler.config)
     image, mask = window()
     bare, job = [], []
-    painter.paint(image, mask, request(False, 1), lambda p: None, CancelToken())  # warm up both paths
-    for _ in range(rounds):
-        painter.prompts = PromptCache(painter.model)  # a new job encodes its prompt, as the pipeline does
-        started = time.perf_counter()
-        with torch.inference_mode():
-            pipeline(prompt=PROMPT, image=Image.fromarray(image), mask_image=Image.fromarray(mask),
-                     num_inference_steps=steps, guidance_scale=1.0, height=WINDOW, width=WINDOW,
-                     generator=torch.Generator("cpu").manual_seed(1))
-        bare.append(time.perf_counter() - started)
-        job.append(one_window_job(painter, steps))
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        painter.paint(image, mask, request(False, 1), lambda p: None, CancelToken())  # warm up both paths
+        for _ in range(rounds):
+            painter.prompts = PromptCache(painter.model)  # a new job encodes its prompt, as the pipeline does
+            started = time.perf_counter()
+            with torch.inference_mode():
+                pipeline(prompt=PROMPT, image=Image.fromarray(image), mask_image=Image.fromarray(mask),
+                         num_inference_steps=steps, guidance_scale=1.0, height=WINDOW, width=WINDOW,
+                         generator=torch.Generator("cpu").manual_seed(1))
+            bare.append(time.perf_counter() - started)
+            job.append(one_window_job(painter, steps))
+    finally:
+        torch.set_num_threads(threads)
     return 100 * (min(job) / min(bare) - 1)
 
 
@@ -176,7 +187,7 @@ def main() -> None:
                 print(f"{dtype:<6} {cfg:<4} {vae:<5} {steps:>5} {seconds:>9.2f}", flush=True)
         if dtype == "bf16" and args.overhead:
             overhead = round(path_overhead_pct(painters["tiny"]), 2)
-            print(f"path_overhead_pct  {overhead:.2f}  (bf16, no guidance, tiny VAE, 4 steps)", flush=True)
+            print(f"path_overhead_pct  {overhead:.2f}  (bf16, no guidance, tiny VAE, 4 steps, one thread)", flush=True)
         del painters
     figures = {"rows": rows, "path_overhead_pct": overhead}
     if args.json:

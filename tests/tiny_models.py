@@ -157,8 +157,7 @@ def _byte_symbols() -> list[str]:
 def _write_tokenizer(folder: Path) -> None:
     """CLIP's files: vocab.json, an empty merges.txt, model_max_length 77."""
     folder.mkdir(parents=True, exist_ok=True)
-    for stale in ("tokenizer.json",):  # written by save_pretrained; these files say it all
-        (folder / stale).unlink(missing_ok=True)
+    (folder / "tokenizer.json").unlink(missing_ok=True)  # save_pretrained's: these files are the test
     symbols = _byte_symbols()
     vocab = {s: i for i, s in enumerate(symbols)}
     vocab.update({s + "</w>": 256 + i for i, s in enumerate(symbols)})

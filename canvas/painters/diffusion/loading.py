@@ -34,7 +34,6 @@ XL_KEY = "conditioner.embedders.1."
 @dataclass
 class LoadedModel:
     pipeline: Any  # StableDiffusionInpaintPipeline or StableDiffusionXLInpaintPipeline
-    name: str  # as the user gave it, for the revision's parameters
     xl: bool
     inpainting: bool  # a 9-channel UNet (mask and masked image as extra input)
     native: int  # px a side the model was trained at: the default window
@@ -76,7 +75,6 @@ def prepare(pipeline: Any, settings: DiffusionSettings) -> LoadedModel:
     native = int(unet.config.sample_size) * pipeline.vae_scale_factor
     return LoadedModel(
         pipeline=pipeline,
-        name=settings.model,
         xl=xl,
         inpainting=unet.config.in_channels == 9,
         native=min(1024, max(512, native // 64 * 64)),  # the tiler's window limits
