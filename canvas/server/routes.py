@@ -88,7 +88,7 @@ async def tile(request: Request) -> Response:
         return Response(status_code=304, headers=_tile_headers(request, store, rev, fmt))
     data: bytes | None = None
     if rev:
-        rev, data = await asyncio.to_thread(_state(request).tile_images.get, store, store.identity, level, tx, ty, fmt)
+        rev, data = await asyncio.to_thread(_state(request).tile_images.get, store, level, tx, ty, fmt, rev)
     headers = _tile_headers(request, store, rev, fmt)  # rev again: a commit may have landed meanwhile
     if data is None:
         return Response(status_code=204, headers=headers)

@@ -11,7 +11,7 @@ asks for raw RGBA: over the loopback 256 KB cost less than any encode and decode
 (bench/viewport.py). PNG stays for everything else that reads tiles (scripts, tools).
 
     images = TileImages()
-    rev, data = images.get(store, identity, level, tx, ty, "webp")   # data None: empty tile
+    rev, data = images.get(store, level, tx, ty, "webp", store.tile_revision(level, tx, ty, fade=FADE))
 """
 
 from __future__ import annotations
@@ -69,15 +69,16 @@ class TileImages:
         self._lock = threading.Lock()  # encodes run in worker threads
         self.encoded = 0  # how many encodes ran (tests and benchmarks)
 
-    def get(self, store: Store, identity: str, level: int, tx: int, ty: int, fmt: str) -> tuple[int, bytes | None]:
-        """(revision, bytes) of view(level) tile (tx, ty); bytes None where nothing is painted."""
-        rev = store.tile_revision(level, tx, ty, fade=FADE)
+    def get(self, store: Store, level: int, tx: int, ty: int, fmt: str, rev: int) -> tuple[int, bytes | None]:
+        """(revision, bytes) of view(level) tile (tx, ty) at revision `rev` (the caller's
+        `tile_revision`, read once); bytes None where nothing is painted."""
         if rev == 0:
             return 0, None
+        key = (store.identity, level, tx, ty, rev, fmt)
         with self._lock:
-            data = self._cache.get((identity, level, tx, ty, rev, fmt))
+            data = self._cache.get(key)
             if data is not None:
-                self._cache.move_to_end((identity, level, tx, ty, rev, fmt))
+                self._cache.move_to_end(key)
                 return rev, data
         # Missed: read the revision again together with the pixels, so the bytes are
         # filed under the revision they show (a commit may have landed meanwhile).
@@ -89,7 +90,7 @@ class TileImages:
             return rev, data
         with self._lock:
             self.encoded += 1
-            self._keep((identity, level, tx, ty, rev, fmt), data)
+            self._keep((store.identity, level, tx, ty, rev, fmt), data)
         return rev, data
 
     def _keep(self, key: Key, data: bytes) -> None:
