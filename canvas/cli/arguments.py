@@ -8,7 +8,7 @@ from canvas.jobs import MAX_GROW, PREFILLS, TilerSettings
 from canvas.jobs.guided import ANCHORS
 from canvas.video.path import EASINGS
 from canvas.painters import PAINTERS
-from canvas.painters.diffusion import DEVICES, DTYPES, MASKED_CONTENT, SCHEDULERS
+from canvas.painters.diffusion import CHOICES, DEVICES, DTYPES
 from canvas.painters.diffusion.settings import SOFT_MASK
 
 DEFAULTS = TilerSettings()
@@ -177,9 +177,13 @@ def _model_arguments(parser: argparse.ArgumentParser) -> None:
     model.add_argument("--dtype", default="auto", choices=DTYPES, help="default: auto (fp16 on CUDA, bf16 on CPUs "
                        "that have it, else fp32)")
     model.add_argument("--vae", help="a separate VAE, folder or hub id (e.g. a tiny autoencoder for speed)")
-    model.add_argument("--scheduler", default="Euler a", metavar="NAME", help=f"sampler: {', '.join(SCHEDULERS)} (default: Euler a)")
-    model.add_argument("--masked-content", default="fill", metavar="MODE", help=f"what the masked part starts from "
-                       f"below strength 1: {', '.join(MASKED_CONTENT)} (default: fill)")
+    # The same choices a job gives over the websocket (the painter's OPTIONS); names are
+    # matched loosely here (`euler-a`), as people type them.
+    scheduler, masked = CHOICES["scheduler"], CHOICES["masked_content"]
+    model.add_argument("--scheduler", default=scheduler.default, metavar="NAME",
+                       help=f"sampler: {', '.join(scheduler.choices)} (default: {scheduler.default})")
+    model.add_argument("--masked-content", default=masked.default, metavar="MODE", help=f"what the masked part starts "
+                       f"from below strength 1: {', '.join(masked.choices)} (default: {masked.default})")
     model.add_argument("--soft-mask", type=int, default=SOFT_MASK, metavar="PX", help=f"4-channel models: px over which "
                        f"new latents blend into known ones (0-128, default {SOFT_MASK})")
     model.add_argument("--attention-slicing", action="store_true", help="less GPU memory, a little slower")

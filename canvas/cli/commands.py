@@ -15,11 +15,13 @@ from canvas.cli.errors import UserError
 from canvas.cli.images import MAX_PIXELS, load_image, load_mask
 from canvas.cli.painting import painter_options
 from canvas.cli.progress import ProgressBar, VideoBar
-from canvas.jobs import Expand, Inpaint, JobError, JobSpec, Target, TilerSettings, run_job, run_steps
+from canvas.jobs import Expand, Inpaint, JobError, JobSpec, Target, TilerSettings, recorded_params, run_job, run_steps
+from canvas.jobs.spec import prefill_for
 from canvas.jobs.guided import GrowTo, full_body, guided_steps
 from canvas.jobs.schedule import PromptSchedule
 from canvas.jobs.zoom import zoom_out_steps
 from canvas.painters import PaintRequest, create_painter
+from canvas.painters.diffusion.settings import masked_content
 from canvas.store import Store
 from canvas.video import VideoError, VideoSettings, render_video
 from tiler.rect import Rect
@@ -178,7 +180,7 @@ def _run(args: argparse.Namespace, target: Target | Staged, image: np.ndarray | 
         if isinstance(target, tuple):
             kind, record, make = target
             specs = make(store, request, tiler)
-            params = {**specs[0].describe(), **painter.describe(), **request.options, **record, "target": kind}
+            params = {**recorded_params(specs[0], painter), **record, "target": kind}
             result = run_steps(store, painter, specs, kind=kind, params=params, on_event=progress)
         else:
             result = run_job(store, painter, JobSpec(target, request=request, tiler=tiler), on_event=progress)
@@ -202,7 +204,7 @@ def _settings(args: argparse.Namespace) -> tuple[PaintRequest, TilerSettings]:
         pad=args.pad,
         feather=args.feather,
         # Masked content "original" starts from the canvas's own pixels: the job's prefill.
-        prefill="original" if diffusion and _is_original(args.masked_content) else args.prefill,
+        prefill=prefill_for({"masked_content": masked_content(args.masked_content)}, args.prefill) if diffusion else args.prefill,
         colour_match=args.colour_match,
     )
     for name, low, high in (("seed", 0, 2**32 - 1), ("steps", 1, 150), ("guidance", 0.0, 30.0), ("strength", 0.0, 1.0)):
@@ -218,10 +220,6 @@ def _settings(args: argparse.Namespace) -> tuple[PaintRequest, TilerSettings]:
         strength=args.strength,
     )
     return request, settings
-
-
-def _is_original(masked_content: str) -> bool:
-    return masked_content.strip().lower() == "original"
 
 
 @contextlib.contextmanager

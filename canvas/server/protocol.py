@@ -20,8 +20,8 @@ from typing import Any, Mapping
 import numpy as np
 
 from canvas.jobs import Expand, Frame, Inpaint, JobError, JobSpec, TilerSettings
-from canvas.jobs.spec import MAX_GROW, MAX_LEVEL
-from canvas.painters import Option, PaintRequest
+from canvas.jobs.spec import MAX_GROW, MAX_LEVEL, prefill_for
+from canvas.painters import Choice, Option, PaintRequest
 from canvas.server import limits
 from canvas.server.errors import ApiError, bad, too_large
 from tiler.rect import Rect
@@ -188,15 +188,18 @@ def inpaint_target(message: dict[str, Any], payload: bytes) -> Inpaint:
     return _job(Inpaint, mask, box.x, box.y)
 
 
-def job_spec(message: dict[str, Any], target: Any, painters: Mapping[str, Mapping[str, Option]]) -> tuple[JobSpec, bool, str]:
+def job_spec(message: dict[str, Any], target: Any, painters: Mapping[str, Mapping[str, Option | Choice]],
+             windows: Mapping[str, int] | None = None) -> tuple[JobSpec, bool, str]:
     """The JobSpec a command asks for, whether its candidates are accepted unasked, and
     the painter that paints it: `params.painter`, one of `painters` (served painter name
-    -> its options; the first is the default). Only that painter's options are allowed."""
-    request, settings, auto, painter = job_settings(message, painters)
+    -> its options; the first is the default). Only that painter's options are allowed.
+    `windows`: each painter's native window, the window of jobs that give none."""
+    request, settings, auto, painter = job_settings(message, painters, windows)
     return _job(JobSpec, target, request=request, tiler=settings, level=level(message)), auto, painter
 
 
-def job_settings(message: dict[str, Any], painters: Mapping[str, Mapping[str, Option]]) -> tuple[PaintRequest, TilerSettings, bool, str]:
+def job_settings(message: dict[str, Any], painters: Mapping[str, Mapping[str, Option | Choice]],
+                 windows: Mapping[str, int] | None = None) -> tuple[PaintRequest, TilerSettings, bool, str]:
     """The painting and tiling settings of a command's `params` (see `job_spec`)."""
     params = message.get("params", {})
     if not isinstance(params, dict):
@@ -209,7 +212,7 @@ def job_settings(message: dict[str, Any], painters: Mapping[str, Mapping[str, Op
     unknown = sorted(set(params) - known)
     if unknown:
         raise bad(f"unknown parameter {unknown[0][:40]!r} for painter {painter!r}; known: {', '.join(sorted(known))}", "bad_field")
-    defaults = TilerSettings()
+    defaults = TilerSettings(window=(windows or {}).get(painter) or TilerSettings().window)
     request = PaintRequest(
         prompt=text(params, "prompt", limits.MAX_PROMPT, ""),
         negative_prompt=text(params, "negative_prompt", limits.MAX_PROMPT, ""),
@@ -226,14 +229,19 @@ def job_settings(message: dict[str, Any], painters: Mapping[str, Mapping[str, Op
         context=number(params, "context", 0.0, 1.0, defaults.context),
         pad=integer(params, "pad", 0, 1024, defaults.pad),
         feather=integer(params, "feather", 0, 1024, defaults.feather),
-        prefill=text(params, "prefill", 32, defaults.prefill),
+        prefill=text(params, "prefill", 32, prefill_for(request.options, defaults.prefill)),
         colour_match=flag(params, "colour_match", defaults.colour_match),
     )
     auto = flag(params, "auto_accept", request.candidates == 1)
     return request, settings, auto, painter
 
 
-def _option(params: dict[str, Any], key: str, option: Option) -> int | float:
+def _option(params: dict[str, Any], key: str, option: Option | Choice) -> int | float | str:
+    if isinstance(option, Choice):
+        value = text(params, key, 64)
+        if value not in option.choices:
+            raise bad(f"{key} must be one of: {', '.join(option.choices)}; got {value[:40]!r}", "bad_choice")
+        return value
     if option.integer:
         return integer(params, key, int(option.low), int(option.high))
     return number(params, key, option.low, option.high)
