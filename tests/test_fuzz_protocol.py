@@ -25,7 +25,7 @@ from serving import FlatPainter, Server, png
 # Every code docs/protocol.md lists; `internal` (a bug) is not among them.
 CODES = {
     "bad_json", "bad_message", "bad_frame", "missing_field", "unknown_type", "bad_field", "out_of_range",
-    "bad_params", "bad_mask", "bad_name", "bad_image", "too_large", "not_found", "no_job", "no_candidates",
+    "bad_params", "bad_choice", "bad_mask", "bad_name", "bad_image", "too_large", "not_found", "no_job", "no_candidates",
     "job_running", "queue_full", "exists", "default_canvas", "too_many", "empty", "bad_origin", "bad_host",
     "unauthorized", "disk_full", "read_only", "io_error", "busy", "method_not_allowed",
 }

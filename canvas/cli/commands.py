@@ -165,8 +165,8 @@ def _run(args: argparse.Namespace, target: Target | Staged, image: np.ndarray | 
     if not args.output and not args.canvas:
         raise UserError("say where the result goes: -o OUT.png, --canvas FILE, or both")
     output = _output_path(args.output) if args.output else None
+    options = painter_options(args, [args.painter])  # checks the painter's names first: one line, no torch
     request, tiler = _settings(args)
-    options = painter_options(args, [args.painter])
     try:
         painter = create_painter(args.painter, **options.get(args.painter, {}))
     except ValueError as exc:

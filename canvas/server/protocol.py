@@ -229,11 +229,17 @@ def job_settings(message: dict[str, Any], painters: Mapping[str, Mapping[str, Op
         context=number(params, "context", 0.0, 1.0, defaults.context),
         pad=integer(params, "pad", 0, 1024, defaults.pad),
         feather=integer(params, "feather", 0, 1024, defaults.feather),
-        prefill=text(params, "prefill", 32, prefill_for(request.options, defaults.prefill)),
+        prefill=text(params, "prefill", 32, prefill_for({**_choice_defaults(options), **request.options}, defaults.prefill)),
         colour_match=flag(params, "colour_match", defaults.colour_match),
     )
     auto = flag(params, "auto_accept", request.candidates == 1)
     return request, settings, auto, painter
+
+
+def _choice_defaults(options: Mapping[str, Option | Choice]) -> dict[str, str]:
+    """What a painter's choices are when a job gives none (a served painter's defaults:
+    `serve --masked-content original` makes every job start from the canvas's pixels)."""
+    return {key: option.default for key, option in options.items() if isinstance(option, Choice)}
 
 
 def _option(params: dict[str, Any], key: str, option: Option | Choice) -> int | float | str:
