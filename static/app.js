@@ -87,7 +87,7 @@ export class App {
       this.head = m.head;
       this.topLevel = m.top_level;
       this.frame.known = this.bounds;
-      this.panel.offerPainters(m.painters, m.painter_options);
+      this.panel.offerPainters(m.painters, m.painter_options, m.painter_windows);
       if (!this.fitted) {
         this.fitted = true;
         if (!this.frameRestored) this.placeFrame();
