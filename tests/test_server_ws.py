@@ -298,3 +298,23 @@ def test_a_choice_option_is_offered_checked_and_reaches_the_painter(tmp_path):
         client.close()
     finally:
         server.stop()
+
+
+def test_masked_content_original_starts_from_the_canvas_unless_the_job_gives_a_prefill():
+    """The diffusion painter's masked content "original" is the job's prefill "original",
+    whether the job names it or the server was started with it (`serve --masked-content`)."""
+    from dataclasses import replace
+
+    from canvas.painters.diffusion.settings import CHOICES
+    from canvas.server import protocol
+
+    served = {"diffusion": dict(CHOICES)}
+    original = {"diffusion": {**CHOICES, "masked_content": replace(CHOICES["masked_content"], default="original")}}
+
+    def prefill(painters, params):
+        return protocol.job_settings({"params": params}, painters)[1].prefill
+
+    assert prefill(served, {}) == "edge" and prefill(served, {"masked_content": "latent noise"}) == "edge"
+    assert prefill(served, {"masked_content": "original"}) == "original"
+    assert prefill(original, {}) == "original" and prefill(original, {"masked_content": "fill"}) == "edge"
+    assert prefill(original, {"prefill": "mean"}) == "mean"  # what the job says wins
