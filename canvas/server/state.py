@@ -29,11 +29,12 @@ class ServerConfig:
 
 
 class ServerState:
-    def __init__(self, config: ServerConfig, painters: Mapping[str, Painter]) -> None:
+    def __init__(self, config: ServerConfig, painters: Mapping[str, Painter], segmenter: Any = None) -> None:
         if not painters:
             raise ValueError("a server needs at least one painter")
         self.config = config
         self.painters = dict(painters)  # by name; the first paints jobs that name none
+        self.segmenter = segmenter  # canvas.segment's Segmenter, or None: no `segment` command
         self.options = {name: dict(options_of(painter)) for name, painter in self.painters.items()}
         self.canvases = Canvases(config.data, config.canvas, config.cache_mb)
         self.broadcaster = Broadcaster(self.canvases)
