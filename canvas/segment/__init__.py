@@ -11,7 +11,8 @@ read it. The region's image embedding is computed once and reused for further cl
 Modules:
 - `prompt`: the clicks and the box, checked without torch;
 - `model`: loads SAM or SAM-HQ through transformers (a folder or a hub id), runs it, and
-  keeps the embeddings of the last few regions.
+  keeps the embeddings of the last few regions;
+- `shape`: a segment grown or shrunk by some pixels, before it becomes an inpaint mask.
 
 Only `model` imports torch and transformers, and only when a segmenter is loaded.
 """
@@ -21,6 +22,7 @@ from __future__ import annotations
 from typing import Any
 
 from canvas.segment.prompt import MAX_POINTS, SegmentError, SegmentPrompt
+from canvas.segment.shape import MAX_GROW, grow
 
 
 def load_segmenter(model: str, offline: bool = False, device: str = "auto", cache: int | None = None) -> Any:
@@ -35,4 +37,4 @@ def load_segmenter(model: str, offline: bool = False, device: str = "auto", cach
     return Segmenter.load(model, offline=offline, device=device, **({} if cache is None else {"cache": cache}))
 
 
-__all__ = ["MAX_POINTS", "SegmentError", "SegmentPrompt", "load_segmenter"]
+__all__ = ["MAX_GROW", "MAX_POINTS", "SegmentError", "SegmentPrompt", "grow", "load_segmenter"]
