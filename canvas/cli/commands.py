@@ -15,6 +15,7 @@ from canvas.cli.errors import UserError
 from canvas.cli.images import MAX_PIXELS, load_image, load_mask
 from canvas.cli.painting import painter_options
 from canvas.cli.progress import ProgressBar, VideoBar
+from canvas.cli.segmenting import Pointing, open_segmenter, wants_segment
 from canvas.jobs import Expand, Inpaint, JobError, JobSpec, Target, TilerSettings, recorded_params, run_job, run_steps
 from canvas.jobs.spec import prefill_for
 from canvas.jobs.guided import GrowTo, full_body, guided_steps
@@ -35,12 +36,38 @@ def expand(args: argparse.Namespace) -> int:
 
 
 def inpaint(args: argparse.Namespace) -> int:
+    if wants_segment(args):
+        return _inpaint_segment(args)
+    if not args.mask:
+        raise UserError("say what to repaint: --mask PNG, or --segment X,Y (and --segmenter MODEL)")
     if args.image:
         image = load_image(args.image)
         mask = load_mask(args.mask, image.shape[:2])
         return _run(args, Inpaint(mask, 0, 0), image)
     mask = load_mask(args.mask)
     return _run(args, Inpaint(mask, *args.at))
+
+
+def _inpaint_segment(args: argparse.Namespace) -> int:
+    """The mask from --segment clicks on IMAGE (its pixels) or on what --canvas holds (level 0)."""
+    pointing = Pointing.of(args)
+    if args.image:
+        image = load_image(args.image)
+        region = Rect(0, 0, image.shape[1], image.shape[0])
+    elif args.canvas:
+        with _existing(args.canvas) as store:
+            region = store.bounds(0)
+            if region.empty:
+                raise UserError(f"{args.canvas} is empty: nothing to point at")
+            if region.area > MAX_PIXELS:
+                raise UserError(f"{args.canvas} holds {region.w}x{region.h} px, too many to segment at once: "
+                                "export the part to repair and give it as IMAGE")
+            image = store.read(0, region)
+    else:
+        raise UserError("give an IMAGE, or --canvas to work on what a canvas holds")
+    segmenter = open_segmenter(args.segmenter, args)
+    mask = pointing.mask(segmenter, image, region, args.grow, quiet=args.quiet)
+    return _run(args, Inpaint(mask, region.x, region.y), image if args.image else None)
 
 
 def zoomout(args: argparse.Namespace) -> int:

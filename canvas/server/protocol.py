@@ -1,4 +1,4 @@
-"""The websocket protocol, version 1: frames, message fields and their validation.
+"""The websocket protocol, version 2: frames, message fields and their validation.
 
 Text frames hold one JSON object `{"type": ..., "id": ..., ...}`. Binary frames are a
 4-byte big-endian header length, a UTF-8 JSON header (shaped like a text message), then
@@ -23,12 +23,13 @@ from canvas.jobs import Expand, Frame, Inpaint, JobError, JobSpec, TilerSettings
 from canvas.jobs.spec import MAX_GROW, MAX_LEVEL, prefill_for
 from canvas.painters import Choice, Option, PaintRequest
 from canvas.server import limits
+from canvas.segment.prompt import SegmentError, SegmentPrompt
 from canvas.server.errors import ApiError, bad, too_large
 from tiler.rect import Rect
 
-VERSION = 1
+VERSION = 2  # 2: `segment` and `welcome.segmenter` (nothing of 1 changed)
 COMMANDS = ("subscribe", "outpaint", "expand", "inpaint", "zoomout", "grow", "video", "cancel", "undo", "redo", "accept",
-            "discard", "history", "ping")
+            "discard", "history", "ping", "segment")
 _MISSING = object()
 
 # Parameters of a job, with the bounds a client may ask for. The job's own classes
@@ -186,6 +187,40 @@ def inpaint_target(message: dict[str, Any], payload: bytes) -> Inpaint:
         raise bad(f"the mask must be w*h = {box.w * box.h} bytes (one a pixel), got {len(payload)}", "bad_mask")
     mask = np.frombuffer(payload, dtype=np.uint8).reshape(box.h, box.w) != 0
     return _job(Inpaint, mask, box.x, box.y)
+
+
+@dataclass(frozen=True)
+class SegmentRequest:
+    level: int
+    rect: Rect  # the region segmented (the client's frame), at `level`
+    prompt: SegmentPrompt  # in the region's pixels
+
+
+def segment_request(message: dict[str, Any]) -> SegmentRequest:
+    """A `segment` command: the region x, y, w, h at `level`, and `points` ([[x, y], ...]
+    with `labels`, 1 in and 0 out) and/or `box` ([x0, y0, x1, y1]), in the level's pixels."""
+    region = rect(message, limits.MAX_FRAME_SIDE, limits.MAX_FRAME_PIXELS)
+    points = message.get("points", [])
+    if not isinstance(points, list) or len(points) > limits.MAX_SEGMENT_POINTS:
+        raise bad(f"points must be a list of at most {limits.MAX_SEGMENT_POINTS} [x, y] pairs", "bad_points")
+    box = message.get("box")
+    try:
+        # Canvas coordinates -> the region's (checked for being inside it there).
+        local = [[p[0] - region.x, p[1] - region.y] if _pair(p) else p for p in points]
+        local_box = [box[0] - region.x, box[1] - region.y, box[2] - region.x, box[3] - region.y] \
+            if isinstance(box, list) and len(box) == 4 and all(_finite(v) for v in box) else box
+        prompt = SegmentPrompt.of(local, message.get("labels"), local_box, (region.w, region.h))
+    except SegmentError as exc:
+        raise bad(str(exc), "bad_points") from None
+    return SegmentRequest(level(message), region, prompt)
+
+
+def _pair(point: Any) -> bool:
+    return isinstance(point, list) and len(point) == 2 and all(_finite(v) for v in point)
+
+
+def _finite(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) and abs(value) <= limits.MAX_COORD
 
 
 def job_spec(message: dict[str, Any], target: Any, painters: Mapping[str, Mapping[str, Option | Choice]],

@@ -30,11 +30,12 @@ class ServerConfig:
 
 
 class ServerState:
-    def __init__(self, config: ServerConfig, painters: Mapping[str, Painter]) -> None:
+    def __init__(self, config: ServerConfig, painters: Mapping[str, Painter], segmenter: Any = None) -> None:
         if not painters:
             raise ValueError("a server needs at least one painter")
         self.config = config
         self.painters = dict(painters)  # by name; the first paints jobs that name none
+        self.segmenter = segmenter  # canvas.segment's Segmenter, or None: no `segment` command
         self.options = {name: dict(options_of(painter)) for name, painter in self.painters.items()}
         # The window each painter paints best at (a model's training size): jobs that give
         # none get it, and `welcome.painter_windows` tells the client.
