@@ -75,10 +75,20 @@ def test_bad_prompts_are_typed_errors():
         (([(5, float("nan"))], None, None), "two numbers"),
         (([], None, (50, 10, 20, 30)), "x0 < x1"),
         (([(1, 1)] * 17, None, None), "at most 16 points"),
+        (([(10**400, 1)], None, None), "two numbers"),  # JSON allows it; no float holds it
     ]
     for (points, labels, box), message in cases:
         with pytest.raises(SegmentError, match=message.replace("(", r"\(").replace(")", r"\)")):
             SegmentPrompt.of(points, labels, box, size)
+
+
+def test_a_prompt_in_canvas_coordinates_is_kept_in_the_regions():
+    # The region's top-left corner at (1000, -200) of the canvas: the caller's coordinates go
+    # in, the region's pixels come out, and an error names the point as the caller gave it.
+    prompt = SegmentPrompt.of([(1010, -190), (1099, -121)], [1, 0], (1000, -200, 1050, -150), (100, 80), (1000, -200))
+    assert prompt.points == ((10.0, 10.0), (99.0, 79.0)) and prompt.box == (0.0, 0.0, 50.0, 50.0)
+    with pytest.raises(SegmentError, match=r"the point \(1100, -190\) is outside the 100x80 region at \(1000, -200\)"):
+        SegmentPrompt.of([(1100, -190)], None, None, (100, 80), (1000, -200))
 
 
 def test_missing_or_wrong_models_are_one_clear_error(tmp_path, sam_folder):
@@ -118,7 +128,7 @@ def test_segment_over_the_websocket(tmp_path, segmenter):
         calls.clear()
         for bad, code in [({"points": [[50, 150]]}, "bad_points"), ({"points": "here"}, "bad_points"),
                           ({"points": [[300, 150]], "labels": [2]}, "bad_points"), ({"w": 5000}, "out_of_range"),
-                          ({"box": [400, 100, 300, 200]}, "bad_points")]:
+                          ({"box": [400, 100, 300, 200]}, "bad_points"), ({"points": [[10**400, 150]]}, "bad_points")]:
             refused = client.ask({**region, **bad})
             assert refused["type"] == "error" and refused["code"] == code, (bad, refused)
         # A commit under the region: the next click encodes it afresh.

@@ -54,6 +54,7 @@ BAD = [
     ('{"type": "expand"}', "bad_params"),
     ('{"type": "expand", "down": 512, "params": {"window": 700}}', "bad_params"),
     ('{"type": "expand", "down": 512, "params": {"candidates": 9}}', "out_of_range"),
+    ('{"type": "expand", "down": 512, "params": {"guidance": 1' + "0" * 400 + '}}', "out_of_range"),  # no float holds it
     ('{"type": "expand", "down": 512, "params": {"sneaky": 1}}', "bad_field"),
     ('{"type": "expand", "down": 512, "params": {"painter": "nope"}}', "bad_params"),
     ('{"type": "expand", "down": 512, "params": {"painter": 7}}', "bad_field"),
@@ -312,7 +313,7 @@ def test_masked_content_original_starts_from_the_canvas_unless_the_job_gives_a_p
     original = {"diffusion": {**CHOICES, "masked_content": replace(CHOICES["masked_content"], default="original")}}
 
     def prefill(painters, params):
-        return protocol.job_settings({"params": params}, painters)[1].prefill
+        return protocol.job_settings({"params": params}, painters, windows={})[1].prefill
 
     assert prefill(served, {}) == "edge" and prefill(served, {"masked_content": "latent noise"}) == "edge"
     assert prefill(served, {"masked_content": "original"}) == "original"

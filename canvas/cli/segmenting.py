@@ -49,13 +49,10 @@ class Pointing:
 
     def mask(self, segmenter: Any, rgba: np.ndarray, region: Rect, grow_by: int = 0, quiet: bool = False) -> np.ndarray:
         """The segment these point at in `rgba` (the pixels of `region`), grown by `grow_by`."""
-        local = [(x - region.x, y - region.y) for x, y in self.points]
-        box = None if self.box is None else (self.box[0] - region.x, self.box[1] - region.y,
-                                             self.box[2] - region.x, self.box[3] - region.y)
         try:
-            prompt = SegmentPrompt.of(local, list(self.labels), box, (region.w, region.h))
+            prompt = SegmentPrompt.of(self.points, self.labels, self.box, (region.w, region.h), (region.x, region.y))
         except SegmentError as exc:
-            raise UserError(f"--segment: {exc}" + (f" (at {region.x}, {region.y})" if region.x or region.y else "")) from None
+            raise UserError(f"--segment: {exc}") from None
         found, score = segmenter.segment("cli", lambda: rgba, prompt)
         mask = grow(found, grow_by)
         if not mask.any():

@@ -25,10 +25,13 @@ class SegmentPrompt:
 
     @classmethod
     def of(cls, points: Sequence[Sequence[Any]], labels: Sequence[Any] | None, box: Sequence[Any] | None,
-           size: tuple[int, int]) -> "SegmentPrompt":
-        """Checked: every point and the box inside the region of `size` (w, h), labels 0 or 1
-        (default: all 1), at least one positive point or a box."""
+           size: tuple[int, int], origin: tuple[float, float] = (0, 0)) -> "SegmentPrompt":
+        """Checked: every point and the box inside the region of `size` (w, h) whose top-left
+        corner is at `origin` in the caller's coordinates (a canvas's, a picture's), labels 0
+        or 1 (default: all 1), at least one positive point or a box; kept in the region's pixels."""
         w, h = size
+        ox, oy = origin
+        where = f" at ({ox:g}, {oy:g})" if origin != (0, 0) else ""
         points = list(points or [])
         if len(points) > MAX_POINTS:
             raise SegmentError(f"at most {MAX_POINTS} points, got {len(points)}")
@@ -36,9 +39,9 @@ class SegmentPrompt:
         for point in points:
             if not isinstance(point, (list, tuple)) or len(point) != 2 or not all(_finite(v) for v in point):
                 raise SegmentError(f"a point is two numbers [x, y], got {_show(point)}")
-            x, y = float(point[0]), float(point[1])
+            x, y = float(point[0]) - ox, float(point[1]) - oy
             if not (0 <= x < w and 0 <= y < h):
-                raise SegmentError(f"the point ({x:g}, {y:g}) is outside the {w}x{h} region")
+                raise SegmentError(f"the point ({point[0]:g}, {point[1]:g}) is outside the {w}x{h} region{where}")
             checked.append((x, y))
         labels = [1] * len(checked) if labels is None else list(labels)
         if len(labels) != len(checked) or any(label not in (0, 1) or isinstance(label, bool) for label in labels):
@@ -47,9 +50,10 @@ class SegmentPrompt:
         if box is not None:
             if not isinstance(box, (list, tuple)) or len(box) != 4 or not all(_finite(v) for v in box):
                 raise SegmentError(f"a box is four numbers [x0, y0, x1, y1], got {_show(box)}")
-            x0, y0, x1, y1 = (float(v) for v in box)
+            x0, y0, x1, y1 = float(box[0]) - ox, float(box[1]) - oy, float(box[2]) - ox, float(box[3]) - oy
             if not (0 <= x0 < x1 <= w and 0 <= y0 < y1 <= h):
-                raise SegmentError(f"the box ({x0:g}, {y0:g}, {x1:g}, {y1:g}) must have x0 < x1, y0 < y1 and lie in the {w}x{h} region")
+                shown = ", ".join(f"{float(v):g}" for v in box)
+                raise SegmentError(f"the box ({shown}) must have x0 < x1, y0 < y1 and lie in the {w}x{h} region{where}")
             checked_box = (x0, y0, x1, y1)
         if checked_box is None and 1 not in labels:
             raise SegmentError("say what to select: at least one positive point (label 1) or a box")
@@ -57,7 +61,12 @@ class SegmentPrompt:
 
 
 def _finite(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+    if not isinstance(value, (int, float)) or isinstance(value, bool):
+        return False
+    try:
+        return math.isfinite(value)
+    except OverflowError:  # an int beyond any float (JSON allows 10**400): no coordinate
+        return False
 
 
 def _show(value: Any) -> str:

@@ -6,7 +6,7 @@ raw pixels. Everything a client sends passes through here and comes out typed (a
 a `JobSpec`) or raises `ApiError` with a stable code; see docs/protocol.md.
 
     message = parse_text('{"type": "expand", "down": 512}')
-    spec, auto, painter = job_spec(message, Expand(down=512), {"patchmatch": PatchMatchPainter.OPTIONS})
+    spec, auto, painter = job_spec(message, Expand(down=512), {"patchmatch": PatchMatchPainter.OPTIONS}, windows={})
 """
 
 from __future__ import annotations
@@ -104,7 +104,8 @@ def integer(message: dict[str, Any], key: str, low: int, high: int, default: Any
 
 def number(message: dict[str, Any], key: str, low: float, high: float, default: Any = _MISSING) -> float:
     value = _get(message, key, default)
-    if not isinstance(value, (int, float)) or isinstance(value, bool) or not math.isfinite(value):
+    # An int is finite however long (JSON allows 10**400, which no float holds): only the range check applies.
+    if not isinstance(value, (int, float)) or isinstance(value, bool) or (isinstance(value, float) and not math.isfinite(value)):
         raise bad(f"{key} must be a number, got {_show(value)}", "bad_field")
     if not low <= value <= high:
         raise bad(f"{key} must be between {low} and {high}, got {value}", "out_of_range")
@@ -203,38 +204,26 @@ def segment_request(message: dict[str, Any]) -> SegmentRequest:
     points = message.get("points", [])
     if not isinstance(points, list) or len(points) > limits.MAX_SEGMENT_POINTS:
         raise bad(f"points must be a list of at most {limits.MAX_SEGMENT_POINTS} [x, y] pairs", "bad_points")
-    box = message.get("box")
     try:
-        # Canvas coordinates -> the region's (checked for being inside it there).
-        local = [[p[0] - region.x, p[1] - region.y] if _pair(p) else p for p in points]
-        local_box = [box[0] - region.x, box[1] - region.y, box[2] - region.x, box[3] - region.y] \
-            if isinstance(box, list) and len(box) == 4 and all(_finite(v) for v in box) else box
-        prompt = SegmentPrompt.of(local, message.get("labels"), local_box, (region.w, region.h))
+        prompt = SegmentPrompt.of(points, message.get("labels"), message.get("box"), (region.w, region.h),
+                                  (region.x, region.y))
     except SegmentError as exc:
         raise bad(str(exc), "bad_points") from None
     return SegmentRequest(level(message), region, prompt)
 
 
-def _pair(point: Any) -> bool:
-    return isinstance(point, list) and len(point) == 2 and all(_finite(v) for v in point)
-
-
-def _finite(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) and abs(value) <= limits.MAX_COORD
-
-
 def job_spec(message: dict[str, Any], target: Any, painters: Mapping[str, Mapping[str, Option | Choice]],
-             windows: Mapping[str, int] | None = None) -> tuple[JobSpec, bool, str]:
+             windows: Mapping[str, int]) -> tuple[JobSpec, bool, str]:
     """The JobSpec a command asks for, whether its candidates are accepted unasked, and
     the painter that paints it: `params.painter`, one of `painters` (served painter name
     -> its options; the first is the default). Only that painter's options are allowed.
-    `windows`: each painter's native window, the window of jobs that give none."""
+    `windows`: each painter's native window (if it has one), the window of jobs that give none."""
     request, settings, auto, painter = job_settings(message, painters, windows)
     return _job(JobSpec, target, request=request, tiler=settings, level=level(message)), auto, painter
 
 
 def job_settings(message: dict[str, Any], painters: Mapping[str, Mapping[str, Option | Choice]],
-                 windows: Mapping[str, int] | None = None) -> tuple[PaintRequest, TilerSettings, bool, str]:
+                 windows: Mapping[str, int]) -> tuple[PaintRequest, TilerSettings, bool, str]:
     """The painting and tiling settings of a command's `params` (see `job_spec`)."""
     params = message.get("params", {})
     if not isinstance(params, dict):
@@ -247,7 +236,7 @@ def job_settings(message: dict[str, Any], painters: Mapping[str, Mapping[str, Op
     unknown = sorted(set(params) - known)
     if unknown:
         raise bad(f"unknown parameter {unknown[0][:40]!r} for painter {painter!r}; known: {', '.join(sorted(known))}", "bad_field")
-    defaults = TilerSettings(window=(windows or {}).get(painter) or TilerSettings().window)
+    defaults = TilerSettings(window=windows.get(painter) or TilerSettings().window)
     request = PaintRequest(
         prompt=text(params, "prompt", limits.MAX_PROMPT, ""),
         negative_prompt=text(params, "negative_prompt", limits.MAX_PROMPT, ""),
