@@ -33,7 +33,7 @@ FIELDS = ["x", "y", "w", "h", "level", "left", "right", "up", "down", "job", "ca
           "zoom", "steps", "factor", "prompt", "name", "canvas", "points", "labels", "box"]
 PARAM_KEYS = sorted(protocol.PARAMS) + ["patch_size", "schedule", "prompts", "sneaky", ""]
 EXTREME_INTS = [0, 1, -1, 7, 63, 64, 255, 256, 511, 512, 1023, 1024, 4096, 8192, 2**30, 2**31, -2**31, 2**53,
-                2**63, -2**63, 2**64, 10**30, -10**30]
+                2**63, -2**63, 2**64, 10**30, -10**30, 10**400]
 EXTREME_FLOATS = [0.5, -0.0, 1e-300, 1e300, -1e300, math.inf, -math.inf, math.nan]
 SETTINGS = settings(max_examples=1200, deadline=None, derandomize=True,
                     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
