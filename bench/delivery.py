@@ -82,10 +82,10 @@ def child(data: Path) -> None:
     import uvicorn
 
     from canvas.server import ServerConfig, create_app
-    from canvas.server.limits import TRANSPORT_MAX
+    from canvas.server.app import UVICORN
 
     app = create_app(ServerConfig(data=data), StampPainter())
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, ws_max_size=TRANSPORT_MAX, log_level="warning"))
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", **UVICORN))  # as `boundless serve`
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     while not server.started:

@@ -22,7 +22,7 @@ from canvas.store import StoreError
 REQUEST_FIELDS = ("x", "y", "w", "h", "level", "left", "right", "up", "down", "params",
                   "steps", "factor", "schedule", "preset", "width", "height", "aspect", "anchor", "prompts")
 
-PAYLOAD = "payload"  # an answer holding this (bytes) is sent as a binary frame: the rest is its header
+PAYLOAD = "payload"  # an answer holding this (bytes, or a list of pieces) is sent as a binary frame: the rest is its header
 Handler = Callable[[ServerState, Client, dict[str, Any], "bytes | None"], Awaitable[dict[str, Any]]]
 
 

@@ -15,7 +15,7 @@ import json
 import math
 import struct
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 
@@ -75,17 +75,21 @@ def parse_binary(data: bytes) -> tuple[dict[str, Any], bytes]:
     return _check_message(header), data[4 + size :]
 
 
-def encode_binary(header: dict[str, Any], payload: bytes | memoryview) -> bytes:
+def encode_binary(header: dict[str, Any], payload: bytes | memoryview | Sequence[bytes]) -> bytes:
+    """A binary frame: 4-byte big-endian header length, JSON header, payload. A payload given
+    as pieces (the tiles of one frame) is copied once, into the frame."""
     head = json.dumps(header, separators=(",", ":")).encode()
-    return struct.pack(">I", len(head)) + head + bytes(payload)
+    pieces = [payload] if isinstance(payload, (bytes, bytearray, memoryview)) else list(payload)
+    return b"".join([struct.pack(">I", len(head)), head, *pieces])
 
 
-def tiles_payload(tiles: list[tuple[int, int, int, bytes]], listed_as: str = "tiles") -> tuple[dict[str, Any], bytes]:
+def tiles_payload(tiles: list[tuple[int, int, int, bytes]], listed_as: str = "tiles") -> tuple[dict[str, Any], list[bytes]]:
     """Several tiles of one level as one binary message: the header fields (`listed_as`:
     [[tx, ty, rev], ...], `w`, `h`, `format` "rgba") and the payload, their raw RGBA in that
-    order. One message, not one a tile: the client takes them in one go and draws once."""
+    order (as pieces, for `encode_binary`). One message, not one a tile: the client takes
+    them in one go and draws once."""
     header = {listed_as: [[tx, ty, rev] for tx, ty, rev, _ in tiles], "w": TILE, "h": TILE, "format": "rgba"}
-    return header, b"".join(rgba for *_, rgba in tiles)
+    return header, [rgba for *_, rgba in tiles]
 
 
 def tiles_frame(header: dict[str, Any], tiles: list[tuple[int, int, int, bytes]]) -> bytes:
