@@ -82,10 +82,10 @@ def child(data: Path) -> None:
     import uvicorn
 
     from canvas.server import ServerConfig, create_app
-    from canvas.server.limits import TRANSPORT_MAX
+    from canvas.server.app import UVICORN
 
     app = create_app(ServerConfig(data=data), StampPainter())
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, ws_max_size=TRANSPORT_MAX, log_level="warning"))
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", **UVICORN))  # as `boundless serve`
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     while not server.started:
@@ -193,12 +193,12 @@ class Socket:
 HOOK = """() => {
     const app = window.boundless, draw = app.draw;
     window.__watch = null;
-    app.conn.on("tile", (m) => {
+    app.conn.on("tiles", (m) => {
         const w = window.__watch;
         if (!w || w.drawn !== null) return;
         const t = performance.timeOrigin + performance.now();
         if (w.arrived === null) w.arrived = t;
-        w.tiles.push([m.level, m.tx, m.ty, t]);
+        for (const [tx, ty] of m.tiles) w.tiles.push([m.level, tx, ty, t]);
     });
     app.conn.on("tiles.invalidated", () => { const w = window.__watch; if (w && w.invalidated === null) w.invalidated = performance.timeOrigin + performance.now(); });
     app.draw = function () {
@@ -292,7 +292,7 @@ def run(windows: int, warmup: int, verbose: bool = False) -> dict[str, Any]:
         "best_ms": round(min(total), 1),
         "server_median_ms": round(statistics.median(server_part), 1),  # paint returned -> first tile frame in the page
         "client_median_ms": round(statistics.median(client_part), 1),  # first tile frame -> drawn on the canvas
-        "tile_frames": statistics.median_low(pushed),  # pushed tile frames before the draw, per window
+        "tile_frames": statistics.median_low(pushed),  # tiles pushed before the draw, per window (one `tiles` frame)
         "clock_offset_ms": round((offset + offset_after) / 2, 2),
         "goal_ms": 50,
     }

@@ -102,7 +102,7 @@ def viewer(server: ChildServer, run: Run, seed: int, rate: float) -> None:
             if answer["type"] != "ok":
                 run.error(f"subscribe: {answer}")
                 continue
-            seen = [m for m in client.seen if m["type"] in ("tile", "tiles.invalidated")]
+            seen = [m for m in client.seen if m["type"] in ("tiles", "tiles.invalidated")]
             client.seen.clear()
             fresh = [(tx, ty, rev) for tx, ty, rev in answer["tiles"] if held.get((level, tx, ty)) != rev]
             empty = (view["x"] // TILE - 1, view["y"] // TILE - 1, 0)
@@ -131,7 +131,7 @@ def viewer(server: ChildServer, run: Run, seed: int, rate: float) -> None:
             with run.lock:
                 run.tiles.extend(timings)
                 run.subscribes.append(subscribed)
-                run.pushed += sum(1 for m in seen if m["type"] == "tile")
+                run.pushed += sum(len(m["tiles"]) for m in seen if m["type"] == "tiles")
             time.sleep(max(0.0, 1 / rate - (time.monotonic() - started)))
     except Exception as exc:  # noqa: BLE001 - every failure is a figure
         run.error(f"viewer {seed}: {type(exc).__name__}: {exc}")

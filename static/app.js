@@ -60,6 +60,7 @@ export class App {
     this.listen();
     this.bindControls();
     new ResizeObserver(() => this.view.resize()).observe(this.canvas);
+    this.layer.hold();  // the first subscribe lists (and, on this machine, carries) the tiles
     this.conn.open();
   }
 
@@ -114,7 +115,7 @@ export class App {
       const fade = m.fade || 0;
       this.layer.invalidate(area, m.pushed ? this.expectedPushes(area, fade) : new Set(), fade);
     });
-    c.on("tile", (m) => this.layer.put(m.level, m.tx, m.ty, m.payload));
+    c.on("tiles", (m) => this.layer.put(m.level, m.tiles, m.payload));
     c.on("history.changed", (m) => this.showHistory(m));
     // Gone from under us (by another page, or by our picker): follow it.
     c.on("canvas.deleted", () => {
@@ -179,6 +180,7 @@ export class App {
     this.drawGrid();
     const level = view.level(Math.max(this.topLevel, 0) + 4);
     ctx.imageSmoothingEnabled = view.scale * view.ratio < 1;
+    this.subscribe();  // first: new ground waits for the answer instead of being fetched blind
     this.layer.draw(ctx, view, level);
     this.drawBounds();
     this.jobs.drawOverlay(ctx, view);
@@ -187,7 +189,6 @@ export class App {
     this.placeExpandButtons();
     const zoom = `${Math.round(view.scale * 100)}% · level ${level}`;
     if ($("zoom").textContent !== zoom) $("zoom").textContent = zoom;
-    this.subscribe();
   }
 
   drawGrid() {
@@ -247,9 +248,12 @@ export class App {
     const rect = new Rect(x0, y0, Math.min(MAX_VIEWPORT, x1 - x0), Math.min(MAX_VIEWPORT, y1 - y0));
     if (this.subscribed && this.subscribed.level === level && this.subscribed.rect.equals(rect)) return;
     this.subscribed = { level, rect };
-    this.layer.expect(level, rect);
-    this.conn.request({ type: "subscribe", level, ...rect.box() })
-      .then((ok) => this.layer.listed(level, rect, ok.canvas_id, ok.tiles))
+    // On this machine the answer carries the pixels of what we lack (raw RGBA costs nothing
+    // over the loopback); elsewhere they come by URL, kept by the browser's cache.
+    const send = TILE_FORMAT === "rgba" ? this.layer.lacking(this.view, level) : [];
+    this.layer.expect(level, rect, send.length > 0);
+    this.conn.request({ type: "subscribe", level, ...rect.box(), ...(send.length ? { send } : {}) })
+      .then((ok) => this.layer.listed(level, rect, ok.canvas_id, ok.tiles, ok.sent, ok.payload))
       .catch(() => { this.subscribed = null; this.layer.listed(level, rect, "", null); });
   }
 

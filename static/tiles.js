@@ -9,15 +9,20 @@
  *   const layer = new TileLayer((level, tx, ty) => `/api/canvases/default/tiles/${level}/${tx}/${ty}.${TILE_FORMAT}`);
  *   layer.onchange = () => requestDraw();
  *   layer.draw(ctx, view);                     // each frame
- *   layer.put(0, 3, -1, rgbaBytes);            // a pushed tile
+ *   layer.put(0, [[3, -1, rev], ...], rgbaBytes); // pushed tiles, their pixels one after another
  *   layer.invalidate(new Rect(0, 0, 512, 512)); // stale: refetch what is visible
- *   layer.expect(4, rect);                     // a subscribe is on its way: wait for its list
- *   layer.listed(4, rect, canvasId, [[tx, ty, rev], ...]);  // what it says is painted there
+ *   layer.hold();                              // a websocket is opening: wait for its first list
+ *   const send = layer.lacking(view, 4);       // tiles to ask the subscribe for, [[tx, ty], ...]
+ *   layer.expect(4, rect, send.length > 0);    // a subscribe is on its way: wait for its list
+ *   layer.listed(4, rect, canvasId, [[tx, ty, rev], ...], sent, pixels);  // what it says is painted there
  *
  * The `subscribe` answer lists the painted tiles of the viewport with their revisions.
  * With it, an empty tile costs no request at all, and a painted one is fetched by a URL
  * naming its revision, which the browser keeps without revalidating (the server marks it
- * immutable): a reload of a known place costs no round trip per tile.
+ * immutable): a reload of a known place costs no round trip per tile. Where tiles come as
+ * raw RGBA (a server on this machine), the subscribe also asks for the pixels of the
+ * visible tiles not loaded yet, and its answer carries them: a fresh page or a pan onto
+ * new ground costs one message, not a request per tile.
  */
 
 import { Rect, TILE } from "./geometry.js";
@@ -26,6 +31,8 @@ const MAX_TILES = 900;
 const MAX_FETCHES = 8;
 const BATCH_MS = 100;  // while a screenful streams in, redraw at most this often
 const LISTING_WAIT_MS = 250;  // how long a tile waits for a subscribe's list before it is fetched blind
+const SENDING_WAIT_MS = 2000;  // likewise for a list carrying pixels, or a websocket's first list
+const MAX_SENT = 64;  // tiles one subscribe may ask the pixels of (the server's MAX_SENT_TILES)
 const MAX_KNOWN = 20000;
 
 /**
@@ -97,14 +104,41 @@ export class TileLayer {
     this.onchange();
   }
 
-  /** A subscribe for `rect` (tile-aligned, at `level`) was sent: its tiles wait for the list. */
-  expect(level, rect) {
-    this.listing = { level, rect, until: performance.now() + LISTING_WAIT_MS, changes: this.changes };
-    setTimeout(() => this.onchange(), LISTING_WAIT_MS + 10);
+  /** A websocket is opening: until its first subscribe is answered (or a while), no tile
+   *  is fetched blind; most of them are empty or come with the answer. */
+  hold() {
+    this.listing = { level: null, rect: null, until: performance.now() + SENDING_WAIT_MS, changes: this.changes };
+    setTimeout(() => this.onchange(), SENDING_WAIT_MS + 10);
   }
 
-  /** The subscribe's answer: `tiles` [[tx, ty, rev], ...] are painted, the rest of `rect` is empty. */
-  listed(level, rect, canvasId, tiles) {
+  /** A subscribe for `rect` (tile-aligned, at `level`) was sent: its tiles wait for the list
+   *  (longer when it carries pixels: fetching them meanwhile would fetch them twice). */
+  expect(level, rect, sending = false) {
+    const wait = sending ? SENDING_WAIT_MS : LISTING_WAIT_MS;
+    this.listing = { level, rect, until: performance.now() + wait, changes: this.changes };
+    setTimeout(() => this.onchange(), wait + 10);
+  }
+
+  /** The visible tiles of `level` with nothing loaded and nothing on its way, nearest the
+   *  centre first: what a subscribe asks the pixels of, [[tx, ty], ...]. */
+  lacking(view, level) {
+    const seen = view.visibleRect().toLevel(0, level);
+    const cx = (seen.x + seen.w / 2) / TILE, cy = (seen.y + seen.h / 2) / TILE;
+    const found = [];
+    for (const [tx, ty] of seen.tiles(TILE)) {
+      const tile = this.get(level, tx, ty, false);
+      if (!(tile && (tile.loaded || tile.loading)) && this.known.get(this.key(level, tx, ty)) !== 0) found.push([tx, ty]);
+    }
+    found.sort((a, b) => Math.hypot(a[0] + 0.5 - cx, a[1] + 0.5 - cy) - Math.hypot(b[0] + 0.5 - cx, b[1] + 0.5 - cy));
+    return found.slice(0, MAX_SENT);
+  }
+
+  /**
+   * The subscribe's answer: `tiles` [[tx, ty, rev], ...] are painted, the rest of `rect` is
+   * empty; `sent` [[tx, ty, rev], ...] of them came with their raw RGBA, one after another
+   * in `pixels`.
+   */
+  listed(level, rect, canvasId, tiles, sent = [], pixels = null) {
     const awaited = this.listing && this.listing.level === level && this.listing.rect.equals(rect) ? this.listing : null;
     if (awaited) this.listing = null;
     // A change reported since the subscribe was sent may be newer than the list: drop it.
@@ -113,6 +147,10 @@ export class TileLayer {
     this.canvasId = canvasId;
     for (const [tx, ty] of rect.tiles(TILE)) this.known.set(this.key(level, tx, ty), 0);
     for (const [tx, ty, rev] of tiles) this.known.set(this.key(level, tx, ty), rev);
+    sent.forEach(([tx, ty], i) => {
+      const tile = this.get(level, tx, ty);
+      if (!tile.loaded || tile.stale) this.place(tile, pixels, i);
+    });
     this.onchange();
   }
 
@@ -140,22 +178,31 @@ export class TileLayer {
     this.onchange();
   }
 
-  /** A tile pushed by the server as raw RGBA. */
-  put(level, tx, ty, rgba) {
-    const tile = this.get(level, tx, ty);
+  /** Tiles pushed by the server: `tiles` [[tx, ty, rev], ...] of `level`, their raw RGBA
+   *  one after another in `pixels`; one redraw for all of them. */
+  put(level, tiles, pixels) {
+    tiles.forEach(([tx, ty], i) => {
+      const tile = this.get(level, tx, ty);
+      this.place(tile, pixels, i);
+      this.known.delete(this.key(level, tx, ty));
+      this.stats.pushed++;
+    });
+    this.changes++;
+    this.onchange();
+  }
+
+  /** Show the `index`-th raw RGBA tile of `pixels` as `tile`, in place. */
+  place(tile, pixels, index) {
     const canvas = document.createElement("canvas");
     canvas.width = TILE; canvas.height = TILE;
-    const pixels = new ImageData(new Uint8ClampedArray(rgba.buffer, rgba.byteOffset, TILE * TILE * 4), TILE, TILE);
-    canvas.getContext("2d").putImageData(pixels, 0, 0);
+    const size = TILE * TILE * 4;
+    const rgba = new Uint8ClampedArray(pixels.buffer, pixels.byteOffset + index * size, size);
+    canvas.getContext("2d").putImageData(new ImageData(rgba, TILE, TILE), 0, 0);
     tile.image = canvas;
     tile.loaded = true;
     tile.stale = false;
     tile.waitUntil = 0;
     tile.version++;
-    this.known.delete(this.key(level, tx, ty));
-    this.changes++;
-    this.stats.pushed++;
-    this.onchange();
   }
 
   /** Draw the tiles of `level` that cover the view, with fallbacks for missing ones. */
@@ -187,8 +234,8 @@ export class TileLayer {
       return;
     }
     const listing = this.listing;
-    if (rev === undefined && listing && listing.level === tile.level && now < listing.until &&
-        listing.rect.contains(tile.tx * TILE, tile.ty * TILE)) return;
+    if (rev === undefined && listing && now < listing.until &&
+        (listing.level === null || (listing.level === tile.level && listing.rect.contains(tile.tx * TILE, tile.ty * TILE)))) return;
     tile.rev = rev;
     wanted.push(tile);
   }

@@ -128,7 +128,7 @@ class Server(Endpoint):
         app = create_app(ServerConfig(data=data, canvas=canvas, token=token, window_timeout=window_timeout),
                          painters or {"tint": self.painter}, segmenter)
         self.state = app.state.server  # the running server's state, for white-box checks
-        config = uvicorn.Config(app, host="127.0.0.1", port=port, ws_max_size=TRANSPORT_MAX, log_level=log_level)
+        config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level=log_level, **UVICORN)  # as `boundless serve` runs it
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, daemon=True)
         self.thread.start()

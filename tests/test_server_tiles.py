@@ -77,3 +77,33 @@ def test_a_tile_is_encoded_once_per_revision_and_again_after_a_change(server):
     assert undone[1]["etag"] == first[1]["etag"] and undone[2] == first[2]
     client.close()
     assert server.state.tile_images.encoded == 2  # the undone revision came from the cache
+
+
+def test_a_subscribe_can_carry_the_pixels_of_the_tiles_it_lacks(server):
+    client = server.socket()
+    assert server.http("POST", "/api/canvases/default/upload?x=-20&y=10", png(photo("astronaut", 300)))[0] == 201
+    view = {"type": "subscribe", "level": 0, "x": -512, "y": -512, "w": 1024, "h": 1024}
+    # asked for in this order; (-2, -2) is empty and is not sent, (1, 1) is asked twice
+    answer = client.ask({**view, "send": [[1, 1], [-1, 0], [-2, -2], [0, 1], [1, 1]]})
+    assert answer["type"] == "ok" and answer["format"] == "rgba" and answer["w"] == answer["h"] == 256
+    listed = {(tx, ty): rev for tx, ty, rev in answer["tiles"]}
+    assert [tuple(tile[:2]) for tile in answer["sent"]] == [(1, 1), (-1, 0), (0, 1)]
+    assert all(listed[tx, ty] == rev for tx, ty, rev in answer["sent"])
+    pixels = np.frombuffer(answer["payload"], np.uint8).reshape(-1, 256, 256, 4)
+    assert len(pixels) == 3
+    for (tx, ty, _), rgba in zip(answer["sent"], pixels):
+        assert np.array_equal(rgba, np.frombuffer(server.http("GET", f"{TILES}/0/{tx}/{ty}.rgba")[2], np.uint8).reshape(256, 256, 4))
+    # nothing painted among the asked: a plain JSON answer, as without `send`
+    plain = client.ask({**view, "send": [[-2, -2]]})
+    assert "payload" not in plain and "sent" not in plain and set(map(tuple, plain["tiles"])) == set(map(tuple, answer["tiles"]))
+
+
+def test_a_bad_send_is_refused_and_changes_nothing(server):
+    client = server.socket()
+    view = {"type": "subscribe", "level": 0, "x": 0, "y": 0, "w": 512, "h": 512}
+    for send, code in [("all", "bad_field"), ([[0]], "bad_field"), ([[0, 0.5]], "bad_field"), ([[True, 0]], "bad_field"),
+                       ([[2, 0]], "out_of_range"), ([[0, -1]], "out_of_range"), ([[0, 0]] * 65, "out_of_range")]:
+        answer = client.ask({**view, "send": send})
+        assert answer["type"] == "error" and answer["code"] == code, (send, answer)
+    assert client.ask({**view, "send": [[0, 0], [1, 1]]})["type"] == "ok"
+    client.close()

@@ -33,7 +33,7 @@ def pixels(server, x=-600, y=-600, w=1700, h=1700):
 def test_welcome_says_what_a_client_needs(painted):
     client = painted.socket()
     welcome = client.welcome
-    assert welcome["version"] == 2 and welcome["canvas"] == "default" and welcome["head"] == 1
+    assert welcome["version"] == 3 and welcome["canvas"] == "default" and welcome["head"] == 1
     assert welcome["bounds"] == {"x": 0, "y": 0, "w": 512, "h": 512}
     assert welcome["painters"] == ["tint"] and welcome["limits"]["frame_side"] == 4096
     assert welcome["painter_options"] == {"tint": {}} and welcome["painter_windows"] == {"tint": 512}
@@ -111,13 +111,16 @@ def test_expand_events_arrive_in_order_and_tiles_reach_a_second_client(painted):
     history = viewer.next("history.changed")
     assert history["head"] == done["rev"] and history["revisions"][-1]["params"]["seed"] == 3
     invalidated = next(m for m in viewer.seen if m["type"] == "tiles.invalidated")
-    tiles = [m for m in viewer.seen if m["type"] == "tile"]
-    assert invalidated["pushed"] >= 1 and len(tiles) >= invalidated["pushed"]
+    # each change's pushed tiles come in one `tiles` frame, their pixels one after another
+    frames = [m for m in viewer.seen if m["type"] == "tiles"]
+    assert invalidated["pushed"] >= 1 and len(frames[0]["tiles"]) == invalidated["pushed"]
     after = pixels(painted)
     assert not np.array_equal(before, after)
-    for tile in tiles[-invalidated["pushed"]:]:
-        rgba = np.frombuffer(tile["payload"], np.uint8).reshape(256, 256, 4)
-        status, _, body = painted.http("GET", f"/api/canvases/default/tiles/0/{tile['tx']}/{tile['ty']}.png")
+    last = frames[-1]
+    assert last["level"] == 0 and len(last["payload"]) == len(last["tiles"]) * 256 * 256 * 4
+    for index, (tx, ty, rev) in enumerate(last["tiles"]):
+        rgba = np.frombuffer(last["payload"], np.uint8).reshape(-1, 256, 256, 4)[index]
+        status, _, body = painted.http("GET", f"/api/canvases/default/tiles/0/{tx}/{ty}.png")
         assert np.array_equal(decode(body) if status == 200 else np.zeros_like(rgba), rgba)
     # the author gets the events too, with its answer
     assert any(m["type"] == "job.done" for m in author.seen) or author.next("job.done", job=job)

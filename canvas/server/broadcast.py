@@ -16,13 +16,12 @@ import json
 import logging
 from typing import Any, Awaitable, Callable
 
-import numpy as np
 from starlette.websockets import WebSocket
 
 from canvas.jobs import JobPlanned, WindowCommitted, WindowProgress
 from canvas.server.canvases import Canvases
 from canvas.server.messages import box, history
-from canvas.server.protocol import Viewport, encode_binary
+from canvas.server.protocol import Viewport, encode_binary, tiles_frame
 from canvas.server.queue import CandidatesStaged, Job, JobFinished, JobQueued
 from canvas.server.tile_images import FADE
 from canvas.store import Store
@@ -35,6 +34,7 @@ CLOSE_TIMEOUT = 5.0  # s a dropped client's closing handshake may take before th
 MAX_PUSH_TILES = 64  # tiles pushed to one client for one change; more and it refetches
 TILE = Store.TILE
 TileKey = tuple[int, int, int]  # level, tx, ty
+EMPTY = bytes(TILE * TILE * 4)  # an erased tile: transparent
 ABORT = "boundless.abort"  # in a websocket's scope: cuts its connection (see app.AbortHandle)
 END: dict[str, Any] = {"type": "end"}  # marks the end of an outbox: the pump closes the socket
 DROPPED: dict[str, Any] = {"type": "dropped"}  # the client was too slow: the pump stops
@@ -225,17 +225,19 @@ class Broadcaster:
         self.send(canvas, await asyncio.to_thread(history, store))
 
     async def refresh(self, canvas: str, area: Rect, rev: int) -> None:
-        """Tell every viewer that tiles over `area` (level 0) changed; push the ones it sees."""
+        """Tell every viewer that tiles over `area` (level 0) changed; push the ones it sees,
+        all in one `tiles` frame (one message to take in and one draw, not one a tile)."""
         store = self.canvases.store(canvas)
         clients = list(self.viewers(canvas))
         viewports = {client: client.viewport for client in clients}
-        wanted, frames, bounds, fade = await asyncio.to_thread(_read_pushes, store, area, viewports)
+        wanted, pixels, bounds, fade = await asyncio.to_thread(_read_pushes, store, area, viewports)
         for client in clients:
             tiles = wanted[client]
             client.send({"type": "tiles.invalidated", "rect": box(area), "level": 0, "rev": rev, "pushed": len(tiles),
                          "bounds": box(bounds), "fade": fade})
-            for key in tiles:
-                client.send(frames[key])
+            if tiles:
+                level = tiles[0][0]
+                client.send(tiles_frame({"type": "tiles", "level": level}, [(tx, ty, *pixels[level, tx, ty]) for _, tx, ty in tiles]))
 
 
 def _visible_tiles(viewport: Viewport | None, area: Rect, fade: int = 0) -> list[TileKey]:
@@ -248,24 +250,21 @@ def _visible_tiles(viewport: Viewport | None, area: Rect, fade: int = 0) -> list
 
 def _read_pushes(
     store: Store, area: Rect, viewports: dict[Client, Viewport | None]
-) -> tuple[dict[Client, list[TileKey]], dict[TileKey, bytes], Rect, int]:
+) -> tuple[dict[Client, list[TileKey]], dict[TileKey, tuple[int, bytes]], Rect, int]:
     """For a change over `area` (level 0): the tiles each client sees and is pushed, their
-    frames, the known area's bounds after the change, and how far the change reaches
-    into the fade of neighbouring tiles (px at their level; see `tiles.invalidated`)."""
+    revisions and pixels, the known area's bounds after the change, and how far the change
+    reaches into the fade of neighbouring tiles (px at their level; see `tiles.invalidated`)."""
     # Only where content authored at coarser levels lies under finer content is there a fade.
     fade = FADE if max(store.authored_bounds(), default=0) > 0 else 0
     wanted = {client: _visible_tiles(viewport, area, fade) for client, viewport in viewports.items()}
-    frames, bounds = _read_tiles(store, {key for tiles in wanted.values() for key in tiles})
-    return wanted, frames, bounds, fade
+    pixels = _read_tiles(store, {key for tiles in wanted.values() for key in tiles})
+    return wanted, pixels, store.bounds(0), fade
 
 
-def _read_tiles(store: Store, keys: set[TileKey]) -> tuple[dict[TileKey, bytes], Rect]:
-    """The tile frames to push, and the known area's bounds (level 0) after the change."""
-    frames = {}
+def _read_tiles(store: Store, keys: set[TileKey]) -> dict[TileKey, tuple[int, bytes]]:
+    """(revision, raw RGBA) of each tile to push; an erased tile is pushed transparent."""
+    pixels = {}
     for level, tx, ty in keys:
         rev, rgba = store.read_tile(level, tx, ty, fade=FADE)
-        if rgba is None:  # erased: nothing left to show
-            rgba = np.zeros((TILE, TILE, 4), np.uint8)
-        header = {"type": "tile", "level": level, "tx": tx, "ty": ty, "rev": rev, "w": TILE, "h": TILE, "format": "rgba"}
-        frames[level, tx, ty] = encode_binary(header, rgba.tobytes())
-    return frames, store.bounds(0)
+        pixels[level, tx, ty] = (rev, EMPTY if rgba is None else rgba.tobytes())
+    return pixels

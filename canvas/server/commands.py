@@ -6,7 +6,6 @@ canvas is also broadcast to every viewer (see broadcast.py).
 from __future__ import annotations
 
 import asyncio
-import functools
 from typing import Any, Awaitable, Callable
 
 from canvas.server import growth, protocol
@@ -23,16 +22,33 @@ from canvas.store import StoreError
 REQUEST_FIELDS = ("x", "y", "w", "h", "level", "left", "right", "up", "down", "params",
                   "steps", "factor", "schedule", "preset", "width", "height", "aspect", "anchor", "prompts")
 
-PAYLOAD = "payload"  # an answer holding this (bytes) is sent as a binary frame: the rest is its header
+PAYLOAD = "payload"  # an answer holding this (bytes, or a list of pieces) is sent as a binary frame: the rest is its header
 Handler = Callable[[ServerState, Client, dict[str, Any], "bytes | None"], Awaitable[dict[str, Any]]]
 
 
 async def subscribe(state: ServerState, client: Client, message: dict[str, Any], payload: bytes | None) -> dict[str, Any]:
     viewport = client.viewport = protocol.viewport(message)
+    send = protocol.tiles_to_send(message, viewport)
     store = state.canvases.store(client.canvas)
-    tiles = await asyncio.to_thread(functools.partial(store.painted_tiles, viewport.level, viewport.rect, fade=FADE))
-    return {"level": viewport.level, "rect": box(viewport.rect), "canvas_id": store.identity,
-            "tiles": [list(tile) for tile in tiles]}
+
+    def read() -> tuple[list[tuple[int, int, int]], list[tuple[int, int, int, bytes]]]:
+        tiles = store.painted_tiles(viewport.level, viewport.rect, fade=FADE)
+        revs = {(tx, ty): rev for tx, ty, rev in tiles}
+        sent = []
+        for tx, ty in send:
+            if revs.get((tx, ty)):
+                rev, rgba = state.tile_images.get(store, viewport.level, tx, ty, "rgba", revs[tx, ty])
+                if rgba is not None:  # erased since the listing: the change's own event follows
+                    sent.append((tx, ty, rev, rgba))
+        return tiles, sent
+
+    tiles, sent = await asyncio.to_thread(read)
+    answer = {"level": viewport.level, "rect": box(viewport.rect), "canvas_id": store.identity,
+              "tiles": [list(tile) for tile in tiles]}
+    if sent:  # the answer becomes one binary frame carrying their pixels (see protocol.tiles_frame)
+        header, pixels = protocol.tiles_payload(sent, listed_as="sent")
+        answer.update(header, **{PAYLOAD: pixels})
+    return answer
 
 
 async def outpaint(state: ServerState, client: Client, message: dict[str, Any], payload: bytes | None) -> dict[str, Any]:

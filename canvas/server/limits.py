@@ -14,6 +14,7 @@ TRANSPORT_MAX = 32 * 1024 * 1024  # beyond this the websocket layer closes the s
 MAX_FRAME_SIDE = 4096  # px a side of an outpaint or inpaint rectangle, at its level
 MAX_FRAME_PIXELS = 16 * 1024 * 1024  # px in that rectangle (an inpaint mask: 1 byte each)
 MAX_VIEWPORT_SIDE = 8192  # px a side of a subscribed viewport, at its level
+MAX_SENT_TILES = 64  # tiles whose pixels one `subscribe` answer carries (16 MiB of RGBA)
 MAX_PROMPT = 2000  # characters of a prompt or negative prompt
 MAX_QUEUED_PER_CLIENT = 4  # jobs a client may have queued or running
 MAX_QUEUED = 64  # jobs waiting in the whole server
@@ -34,6 +35,6 @@ def as_dict() -> dict[str, int]:
     """The limits a client needs to know, for `welcome`."""
     names = (
         "MAX_TEXT_FRAME MAX_BINARY_FRAME MAX_FRAME_SIDE MAX_FRAME_PIXELS MAX_VIEWPORT_SIDE "
-        "MAX_PROMPT MAX_SEGMENT_POINTS MAX_QUEUED_PER_CLIENT MAX_UPLOAD_BYTES MAX_UPLOAD_SIDE MAX_UPLOAD_PIXELS MAX_EXPORT_PIXELS"
+        "MAX_SENT_TILES MAX_PROMPT MAX_SEGMENT_POINTS MAX_QUEUED_PER_CLIENT MAX_UPLOAD_BYTES MAX_UPLOAD_SIDE MAX_UPLOAD_PIXELS MAX_EXPORT_PIXELS"
     ).split()
     return {name.lower().removeprefix("max_"): globals()[name] for name in names}

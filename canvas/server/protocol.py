@@ -15,7 +15,7 @@ import json
 import math
 import struct
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 
@@ -25,9 +25,13 @@ from canvas.painters import Choice, Option, PaintRequest
 from canvas.server import limits
 from canvas.segment.prompt import SegmentError, SegmentPrompt
 from canvas.server.errors import ApiError, bad, too_large
+from canvas.store import Store
 from tiler.rect import Rect
 
-VERSION = 2  # 2: `segment` and `welcome.segmenter` (nothing of 1 changed)
+# 2: `segment` and `welcome.segmenter`. 3: pushed tiles come as one `tiles` frame per change
+# (not a `tile` frame each); a `subscribe` may ask for the pixels of tiles it lacks (`send`).
+VERSION = 3
+TILE = Store.TILE
 COMMANDS = ("subscribe", "outpaint", "expand", "inpaint", "zoomout", "grow", "video", "cancel", "undo", "redo", "accept",
             "discard", "history", "ping", "segment")
 _MISSING = object()
@@ -71,9 +75,27 @@ def parse_binary(data: bytes) -> tuple[dict[str, Any], bytes]:
     return _check_message(header), data[4 + size :]
 
 
-def encode_binary(header: dict[str, Any], payload: bytes | memoryview) -> bytes:
+def encode_binary(header: dict[str, Any], payload: bytes | memoryview | Sequence[bytes]) -> bytes:
+    """A binary frame: 4-byte big-endian header length, JSON header, payload. A payload given
+    as pieces (the tiles of one frame) is copied once, into the frame."""
     head = json.dumps(header, separators=(",", ":")).encode()
-    return struct.pack(">I", len(head)) + head + bytes(payload)
+    pieces = [payload] if isinstance(payload, (bytes, bytearray, memoryview)) else list(payload)
+    return b"".join([struct.pack(">I", len(head)), head, *pieces])
+
+
+def tiles_payload(tiles: list[tuple[int, int, int, bytes]], listed_as: str = "tiles") -> tuple[dict[str, Any], list[bytes]]:
+    """Several tiles of one level as one binary message: the header fields (`listed_as`:
+    [[tx, ty, rev], ...], `w`, `h`, `format` "rgba") and the payload, their raw RGBA in that
+    order (as pieces, for `encode_binary`). One message, not one a tile: the client takes
+    them in one go and draws once."""
+    header = {listed_as: [[tx, ty, rev] for tx, ty, rev, _ in tiles], "w": TILE, "h": TILE, "format": "rgba"}
+    return header, [rgba for *_, rgba in tiles]
+
+
+def tiles_frame(header: dict[str, Any], tiles: list[tuple[int, int, int, bytes]]) -> bytes:
+    """A `tiles` push: `header` (type, level) and the tiles' pixels (see `tiles_payload`)."""
+    listed, pixels = tiles_payload(tiles)
+    return encode_binary({**header, **listed}, pixels)
 
 
 def _check_message(message: Any) -> dict[str, Any]:
@@ -171,6 +193,28 @@ class Viewport:
 
 def viewport(message: dict[str, Any]) -> Viewport:
     return Viewport(level(message), rect(message, limits.MAX_VIEWPORT_SIDE))
+
+
+def tiles_to_send(message: dict[str, Any], view: Viewport) -> list[tuple[int, int]]:
+    """A `subscribe`'s `send`: the tiles [tx, ty] of its viewport whose pixels the client
+    wants in the answer (it has none of them yet), at most `MAX_SENT_TILES`, in its order."""
+    wanted = message.get("send", [])
+    if not isinstance(wanted, list):
+        raise bad("send must be a list of [tx, ty] tiles", "bad_field")
+    if len(wanted) > limits.MAX_SENT_TILES:
+        raise bad(f"send may name at most {limits.MAX_SENT_TILES} tiles, got {len(wanted)}", "out_of_range")
+    x0, y0 = view.rect.x // TILE, view.rect.y // TILE
+    x1, y1 = (view.rect.x1 - 1) // TILE, (view.rect.y1 - 1) // TILE
+    tiles: list[tuple[int, int]] = []
+    for item in wanted:
+        if not (isinstance(item, list) and len(item) == 2 and all(isinstance(v, int) and not isinstance(v, bool) for v in item)):
+            raise bad(f"each tile of send is [tx, ty], whole numbers; got {_show(item)}", "bad_field")
+        tx, ty = item
+        if not (x0 <= tx <= x1 and y0 <= ty <= y1):
+            raise bad(f"tile [{tx}, {ty}] of send is outside the subscribed viewport", "out_of_range")
+        if (tx, ty) not in tiles:
+            tiles.append((tx, ty))
+    return tiles
 
 
 def expand_target(message: dict[str, Any]) -> Expand:

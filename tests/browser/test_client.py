@@ -68,6 +68,19 @@ def test_upload_outpaint_undo_and_a_second_viewer(open_page, server: Server, pho
     assert page.errors == [] and other.errors == []
 
 
+def test_a_fresh_page_takes_the_painted_tiles_with_its_first_subscribe(open_page, server: Server, astronaut: np.ndarray):
+    # On this machine the first subscribe asks for the pixels of every tile in view and its
+    # answer carries them: no tile is fetched by URL, painted or empty.
+    assert server.http("POST", "/api/canvases/default/upload?x=0&y=0", png(astronaut))[0] == 201
+    page = open_page(server)
+    settle(page)
+    assert close_to(pixel(page, 100, 100)[:3], astronaut[100, 100]) and close_to(pixel(page, 400, 300)[:3], astronaut[300, 400])
+    fetched = page.evaluate("""() => ({stats: window.boundless.layer.stats,
+        urls: performance.getEntriesByType("resource").map((r) => r.name).filter((n) => n.includes("/tiles/"))})""")
+    assert fetched["urls"] == [] and fetched["stats"]["fetched"] == 0, fetched
+    assert page.errors == []
+
+
 def test_restart_keeps_the_canvas_and_the_page_reconnects(open_page, tmp_path: Path, astronaut: np.ndarray, shots: Path):
     server = Server(tmp_path / "data")
     try:
