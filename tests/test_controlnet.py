@@ -70,10 +70,11 @@ def test_a_controlnet_loads_into_the_controlnet_inpaint_pipeline_and_steers(mode
     assert np.abs(on - alone)[:, 256:].mean() > np.abs(half - alone)[:, 256:].mean() > 0.5
 
 
-@pytest.mark.parametrize("original", [False, True], ids=["diffusers-layout", "original-layout"])
-def test_a_single_controlnet_file_loads_offline_and_paints_as_the_folder(models, original):
-    single = create_painter("diffusion", model=str(models.folder("sd")), controlnet=str(models.controlnet_file("sd", original)),
-                            dtype="fp32", offline=True)
+@pytest.mark.parametrize("original, suffix", [(False, ".safetensors"), (True, ".safetensors"), (True, ".pth")],
+                         ids=["diffusers-layout", "original-layout", "original-pth"])
+def test_a_single_controlnet_file_loads_offline_and_paints_as_the_folder(models, original, suffix):
+    path = models.controlnet_file("sd", original, suffix)
+    single = create_painter("diffusion", model=str(models.folder("sd")), controlnet=str(path), dtype="fp32", offline=True)
     image, mask = half_masked()
     assert np.array_equal(paint(single, image, mask, seed=5), paint(models.painter("sd", controlnet=True), image, mask, seed=5))
 
@@ -183,3 +184,16 @@ def test_the_server_offers_the_scale_and_records_it(models, tmp_path):
         client.close()
     finally:
         server.stop()
+
+
+def test_serve_loads_the_controlnet_with_the_model(models, tmp_path, monkeypatch):
+    import uvicorn
+
+    served = {}
+    monkeypatch.setattr(uvicorn, "run", lambda app, **kwargs: served.update(app=app))
+    args = ["serve", "--data", str(tmp_path / "data"), "--painter", "diffusion", "--model", str(models.folder("sd")),
+            "--offline", "--dtype", "fp32", "--controlnet", str(models.controlnet_file("sd")), "--controlnet-scale", "1.5"]
+    assert main(args) == 0
+    painter = served["app"].state.server.painters["diffusion"]
+    assert painter.model.controlnet is not None and painter.OPTIONS["controlnet_scale"].default == 1.5
+    assert main(["serve", "--data", str(tmp_path / "data"), "--controlnet", str(models.controlnet("sd"))]) == 2

@@ -380,8 +380,8 @@ class TinyModels:
             save_controlnet(folder, self.folder(family))
         return folder
 
-    def controlnet_file(self, kind: str, original: bool = False) -> Path:
-        path = self.root / f"{'sdxl' if kind.startswith('sdxl') else 'sd'}-controlnet{'-original' if original else ''}.safetensors"
+    def controlnet_file(self, kind: str, original: bool = False, suffix: str = ".safetensors") -> Path:
+        path = self.root / f"{'sdxl' if kind.startswith('sdxl') else 'sd'}-controlnet{'-original' if original else ''}{suffix}"
         if not path.is_file():
             save_controlnet_file(self.controlnet(kind), path, original)
         return path
@@ -465,5 +465,9 @@ def save_controlnet_file(folder: Path, path: Path, original: bool = False) -> Pa
                     break
             renamed["control_model." + key] = value
         state = renamed
-    save_file({k: v.contiguous() for k, v in state.items()}, str(path))
+    state = {k: v.contiguous() for k, v in state.items()}
+    if path.suffix == ".pth":  # a pickled state dict, as lllyasviel's ControlNet-v1-1 files are
+        torch.save(state, path)
+    else:
+        save_file(state, str(path))
     return path
