@@ -197,3 +197,21 @@ def test_serve_loads_the_controlnet_with_the_model(models, tmp_path, monkeypatch
     painter = served["app"].state.server.painters["diffusion"]
     assert painter.model.controlnet is not None and painter.OPTIONS["controlnet_scale"].default == 1.5
     assert main(["serve", "--data", str(tmp_path / "data"), "--controlnet", str(models.controlnet("sd"))]) == 2
+
+
+def test_a_hub_id_is_found_in_the_local_hugging_face_cache_offline(models, tmp_path, monkeypatch):
+    """As `lllyasviel/control_v11p_sd15_inpaint` is once downloaded: the cache's own layout."""
+    import shutil
+
+    import huggingface_hub
+
+    snapshot = tmp_path / "hub" / "models--tiny--controlnet-inpaint" / "snapshots" / ("0" * 40)
+    shutil.copytree(models.controlnet("sd"), snapshot)
+    (snapshot.parent.parent / "refs").mkdir()
+    (snapshot.parent.parent / "refs" / "main").write_text("0" * 40)
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_CACHE", str(tmp_path / "hub"))
+    painter = create_painter("diffusion", model=str(models.folder("sd")), controlnet="tiny/controlnet-inpaint",
+                             offline=True, dtype="fp32")
+    assert painter.describe()["controlnet"] == "tiny/controlnet-inpaint"
+    image, mask = half_masked()
+    assert np.array_equal(paint(painter, image, mask, seed=5), paint(models.painter("sd", controlnet=True), image, mask, seed=5))
