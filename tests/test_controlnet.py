@@ -115,6 +115,11 @@ def test_sdxl_controlnets_and_inpainting_unets_paint_with_guidance_too(models, k
     on = paint(steered, image, mask, seed=3, guidance=4.0)
     off = paint(steered, image, mask, seed=3, guidance=4.0, options={"controlnet_scale": 0.0})
     assert on.shape == (512, 512, 3) and np.abs(on - off)[:, 256:].mean() > 0.5
+    if kind == "sdxl":  # SDXL ControlNets are mostly shared as one diffusers-layout file
+        single = create_painter("diffusion", model=str(models.folder(kind)), controlnet=str(models.controlnet_file(kind)),
+                                dtype="fp32", offline=True)
+        theirs, ours = steered.model.controlnet.state_dict(), single.model.controlnet.state_dict()
+        assert theirs.keys() == ours.keys() and all(torch.equal(theirs[key], ours[key]) for key in theirs)
 
 
 def test_wrong_controlnets_are_one_clear_error_at_start_up(models, tmp_path):
