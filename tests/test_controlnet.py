@@ -21,7 +21,7 @@ from canvas.painters.diffusion.controlnet import MASKED, Control  # noqa: E402
 from canvas.store import Store  # noqa: E402
 from pictures import photo  # noqa: E402
 from serving import Server, png  # noqa: E402
-from tiny_models import TinyModels  # noqa: E402
+from tiny_models import TinyModels, save_controlnet  # noqa: E402
 
 QUICK = {"steps": 2, "guidance": 1.0}
 
@@ -126,6 +126,7 @@ def test_wrong_controlnets_are_one_clear_error_at_start_up(models, tmp_path):
     sd, sdxl = str(models.folder("sd")), str(models.folder("sdxl"))
     garbage = tmp_path / "controlnet.safetensors"
     garbage.write_bytes(b"not a checkpoint")
+    nine = save_controlnet(tmp_path / "from-an-inpainting-unet", models.folder("sd-inpaint"))
     cases = [
         ({"model": sd, "controlnet": str(tmp_path / "missing")}, "--controlnet"),
         ({"model": sd, "controlnet": str(tmp_path / "missing")}, "no such file or folder"),
@@ -136,6 +137,7 @@ def test_wrong_controlnets_are_one_clear_error_at_start_up(models, tmp_path):
         ({"model": sd, "controlnet": str(models.controlnet_file("sdxl"))}, "a ControlNet for SDXL"),
         ({"model": sd, "controlnet": str(models.single_file("sd"))}, "not a ControlNet file"),
         ({"model": sd, "controlnet": str(garbage)}, "not a readable checkpoint"),
+        ({"model": sd, "controlnet": str(nine)}, "takes 9 latent channels, expected 4"),
         ({"model": sd, "controlnet": "nobody/no-such-controlnet", "offline": True}, "not in the local Hugging Face cache"),
         ({"model": sd, "controlnet": str(models.controlnet("sd")), "controlnet_scale": 3}, "ControlNet scale must be 0.0 to 2.0"),
     ]

@@ -56,7 +56,7 @@ def base_of_unet(config: Any) -> Base:
 
 def load_controlnet(settings: DiffusionSettings, unet: Any, dtype: torch.dtype) -> Any:
     """`settings.controlnet` loaded as a `ControlNetModel` that fits `unet`, or a ModelError."""
-    from canvas.painters.diffusion.loading import first_line, locate
+    from canvas.painters.diffusion.loading import first_line, locate  # here: loading imports this module
 
     name = str(settings.controlnet)
     kind, where = locate(name, what="--controlnet")
