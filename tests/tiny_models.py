@@ -361,12 +361,30 @@ class TinyModels:
             shutil.copytree(self.folder(kind), target, ignore=shutil.ignore_patterns("*.safetensors", "*.bin"))
         return target
 
-    def painter(self, kind: str):
-        if kind not in self._painters:
+    def painter(self, kind: str, controlnet: bool = False):
+        """A painter over the `kind` pipeline; `controlnet`: steered by the ControlNet of its family."""
+        key = f"{kind}+controlnet" if controlnet else kind
+        if key not in self._painters:
             from canvas.painters import create_painter
 
-            self._painters[kind] = create_painter("diffusion", model=str(self.folder(kind)), dtype="fp32", offline=True)
-        return self._painters[kind]
+            extra = {"controlnet": str(self.controlnet(kind))} if controlnet else {}
+            self._painters[key] = create_painter("diffusion", model=str(self.folder(kind)), dtype="fp32", offline=True,
+                                                 **extra)
+        return self._painters[key]
+
+    def controlnet(self, kind: str) -> Path:
+        """The tiny ControlNet of `kind`'s family (SD or SDXL), made from its plain UNet."""
+        family = "sdxl" if kind.startswith("sdxl") else "sd"
+        folder = self.root / f"{family}-controlnet"
+        if not (folder / "config.json").is_file():
+            save_controlnet(folder, self.folder(family))
+        return folder
+
+    def controlnet_file(self, kind: str, original: bool = False, suffix: str = ".safetensors") -> Path:
+        path = self.root / f"{'sdxl' if kind.startswith('sdxl') else 'sd'}-controlnet{'-original' if original else ''}{suffix}"
+        if not path.is_file():
+            save_controlnet_file(self.controlnet(kind), path, original)
+        return path
 
 
 # --- Segment Anything and ControlNet ----------------------------------------------------------
@@ -413,3 +431,43 @@ def save_controlnet(folder: Path, unet_folder: Path) -> Path:
             block.weight.normal_(0, 0.5)
     controlnet.save_pretrained(folder)
     return folder
+
+
+def save_controlnet_file(folder: Path, path: Path, original: bool = False) -> Path:
+    """The ControlNet saved in `folder` as one .safetensors file: its diffusers state dict
+    (as many SDXL ControlNets are shared), or `original`: the layout of lllyasviel's
+    ControlNet v1.1 files (`control_model.input_hint_block...`, `zero_convs`)."""
+    from types import SimpleNamespace
+
+    from diffusers import ControlNetModel
+    from safetensors.torch import save_file
+
+    controlnet = ControlNetModel.from_pretrained(folder)
+    state = controlnet.state_dict()
+    if original:
+        config = controlnet.config
+        blocks = len(config.block_out_channels)
+        # ldm_unet's renames for the encoder half; a ControlNet has no up blocks to rename.
+        state = ldm_unet(state, SimpleNamespace(layers_per_block=config.layers_per_block,
+                                                block_out_channels=config.block_out_channels,
+                                                up_block_types=("UpBlock2D",) * blocks))
+        hints = len(config.conditioning_embedding_out_channels)
+        renames = [("controlnet_cond_embedding.conv_in.", "input_hint_block.0."),
+                   ("controlnet_cond_embedding.conv_out.", f"input_hint_block.{4 * hints - 2}."),
+                   ("controlnet_mid_block.", "middle_block_out.0.")]
+        renames += [(f"controlnet_cond_embedding.blocks.{i}.", f"input_hint_block.{2 * i + 2}.") for i in range(2 * hints - 2)]
+        renames += [(f"controlnet_down_blocks.{i}.", f"zero_convs.{i}.0.") for i in range(len(controlnet.controlnet_down_blocks))]
+        renamed = {}
+        for key, value in state.items():
+            for old, new in renames:
+                if key.startswith(old):
+                    key = new + key[len(old):]
+                    break
+            renamed["control_model." + key] = value
+        state = renamed
+    state = {k: v.contiguous() for k, v in state.items()}
+    if path.suffix == ".pth":  # a pickled state dict, as lllyasviel's ControlNet-v1-1 files are
+        torch.save(state, path)
+    else:
+        save_file(state, str(path))
+    return path

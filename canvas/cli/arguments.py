@@ -9,7 +9,7 @@ from canvas.jobs.guided import ANCHORS
 from canvas.video.path import EASINGS
 from canvas.painters import PAINTERS
 from canvas.painters.diffusion import CHOICES, DEVICES, DTYPES
-from canvas.painters.diffusion.settings import SOFT_MASK
+from canvas.painters.diffusion.settings import CONTROLNET_SCALE, CONTROLNET_SCALES, SOFT_MASK
 
 DEFAULTS = TilerSettings()
 
@@ -201,6 +201,11 @@ def _model_arguments(parser: argparse.ArgumentParser) -> None:
                        f"from below strength 1: {', '.join(masked.choices)} (default: {masked.default})")
     model.add_argument("--soft-mask", type=int, default=SOFT_MASK, metavar="PX", help=f"4-channel models: px over which "
                        f"new latents blend into known ones (0-128, default {SOFT_MASK})")
+    low, high = CONTROLNET_SCALES
+    model.add_argument("--controlnet", metavar="PATH", help="an inpaint ControlNet for a plain checkpoint: diffusers "
+                       "folder, hub id or one .safetensors file (SD 1.5: e.g. lllyasviel/control_v11p_sd15_inpaint; SDXL)")
+    model.add_argument("--controlnet-scale", type=float, default=CONTROLNET_SCALE, metavar="X",
+                       help=f"how strongly the ControlNet steers ({low:g}-{high:g}, default {CONTROLNET_SCALE:g})")
     model.add_argument("--attention-slicing", action="store_true", help="less GPU memory, a little slower")
     model.add_argument("--vae-tiling", action="store_true", help="encode and decode in tiles (large windows, small GPUs)")
 

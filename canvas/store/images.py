@@ -26,6 +26,8 @@ LABELS = {
     "strength": "Denoising strength",
     "denoising_strength": "Denoising strength",
     "scheduler": "Sampler",
+    "controlnet": "ControlNet",
+    "controlnet_scale": "ControlNet scale",
 }
 
 

@@ -9,6 +9,8 @@ Modules, in the order a window meets them:
 - `loading`: finds and loads the model once (hub id, folder or single file), detects its kind;
 - `prompts`: text embeddings, cached so a job encodes its prompt once, not once per window;
 - `schedulers`: the samplers by the names people know;
+- `controlnet`: an inpaint ControlNet (folder, hub id or one file) checked against the
+  UNet, and the control image it sees: the known pixels, the masked ones marked;
 - `denoise`: one window, top to bottom: encode, denoise with previews and cancel, decode;
 - `preview`: the cheap latent-to-RGB picture sent while a window paints;
 - `painter`: the `Painter` the job runner calls.

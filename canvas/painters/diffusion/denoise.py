@@ -3,7 +3,8 @@
 The diffusers inpainting pipelines' loop, written out so the painter controls what they
 do not offer: the start of the masked part (masked content), a soft blend mask for
 4-channel models, a preview and a cancel check at every step, and no image pre- or
-post-processing (the tiler prefills and composites).
+post-processing (the tiler prefills and composites). With a ControlNet (controlnet.py),
+its residuals join the UNet's at every step; nothing else changes.
 
     pixels = inpaint(model, window, text, sampling, generator, check=cancel.raise_if_cancelled, on_step=show)
 """
@@ -17,6 +18,7 @@ from typing import Any, Callable
 import torch
 import torch.nn.functional as F
 
+from canvas.painters.diffusion.controlnet import Control
 from canvas.painters.diffusion.loading import LoadedModel
 from canvas.painters.diffusion.prompts import TextConditioning
 
@@ -42,6 +44,7 @@ class Sampling:
     strength: float  # 1: from pure noise; lower: the start image, noised part of the way
     guidance: float  # classifier-free guidance scale; 1 or less: none (half the UNet work)
     masked_content: str  # settings.MASKED_CONTENT
+    controlnet_scale: float = 1.0  # with a ControlNet: how strongly it steers (0: not at all)
 
 
 def is_guided(model: LoadedModel, guidance: float) -> bool:
@@ -104,6 +107,10 @@ def inpaint(
         embedding = pipeline.get_guidance_scale_embedding(scale, embedding_dim=unet.config.time_cond_proj_dim)
         timestep_cond = embedding.to(model.device, model.dtype)
     step_kwargs = {"generator": generator} if "generator" in inspect.signature(scheduler.step).parameters else {}
+    control = None
+    if model.controlnet is not None and sampling.controlnet_scale > 0:
+        control = Control.of(model.controlnet, window.pixels, window.mask, rows=2 if guided else 1,
+                             scale=sampling.controlnet_scale, dtype=model.dtype)
     blend = window.blend.to(model.dtype)
 
     # 5. Denoise.
@@ -111,11 +118,12 @@ def inpaint(
         check()
         model_input = torch.cat([latents] * 2) if guided else latents
         model_input = scheduler.scale_model_input(model_input, t)
+        residuals = control.residuals(model_input, t, text.embeds, added, timestep_cond) if control else {}
         if extra is not None:
             model_input = torch.cat([model_input, extra], dim=1)
         noise_pred = unet(
             model_input, t, encoder_hidden_states=text.embeds, timestep_cond=timestep_cond,
-            added_cond_kwargs=added, return_dict=False,
+            added_cond_kwargs=added, return_dict=False, **residuals,
         )[0]
         if guided:
             unconditional, conditional = noise_pred.chunk(2)
@@ -173,8 +181,12 @@ def _added_conditioning(model: LoadedModel, text: TextConditioning, size: torch.
         return None
     pipeline = model.pipeline
     hw = (int(size[0]), int(size[1]))
+    sizes = {"original_size": hw, "crops_coords_top_left": (0, 0), "target_size": hw}
+    if "negative_original_size" in inspect.signature(pipeline._get_add_time_ids).parameters:
+        # the inpainting pipeline's; the ControlNet one's negative sizes are the same as these
+        sizes.update(negative_original_size=hw, negative_crops_coords_top_left=(0, 0), negative_target_size=hw)
     time_ids, negative_time_ids = pipeline._get_add_time_ids(
-        hw, (0, 0), hw, AESTHETIC, NEGATIVE_AESTHETIC, hw, (0, 0), hw,
+        **sizes, aesthetic_score=AESTHETIC, negative_aesthetic_score=NEGATIVE_AESTHETIC,
         dtype=model.dtype, text_encoder_projection_dim=pipeline.text_encoder_2.config.projection_dim,
     )
     if guided:

@@ -21,6 +21,7 @@ from typing import Any, Iterator
 
 import torch
 
+from canvas.painters.diffusion.controlnet import load_controlnet, with_controlnet
 from canvas.painters.diffusion.settings import DiffusionSettings, ModelError
 
 log = logging.getLogger(__name__)
@@ -33,13 +34,14 @@ XL_KEY = "conditioner.embedders.1."
 
 @dataclass
 class LoadedModel:
-    pipeline: Any  # StableDiffusionInpaintPipeline or StableDiffusionXLInpaintPipeline
+    pipeline: Any  # StableDiffusion(XL)InpaintPipeline, or StableDiffusion(XL)ControlNetInpaintPipeline
     xl: bool
     inpainting: bool  # a 9-channel UNet (mask and masked image as extra input)
     native: int  # px a side the model was trained at: the default window
     device: torch.device
     dtype: torch.dtype
     vae_dtype: torch.dtype  # fp32 where the VAE overflows in fp16 (SDXL's)
+    controlnet: Any = None  # a ControlNetModel steering every step (controlnet.py), or None
 
     @property
     def kind(self) -> str:
@@ -53,6 +55,8 @@ def load_model(settings: DiffusionSettings) -> LoadedModel:
         pipeline = _load_pipeline(settings, dtype)
         if settings.vae:
             pipeline.vae = _load_vae(settings.vae, settings.offline, dtype)
+        if settings.controlnet:
+            pipeline = with_controlnet(pipeline, load_controlnet(settings, pipeline.unet, dtype))
     return prepare(pipeline, settings)
 
 
@@ -81,6 +85,7 @@ def prepare(pipeline: Any, settings: DiffusionSettings) -> LoadedModel:
         device=device,
         dtype=dtype,
         vae_dtype=vae_dtype,
+        controlnet=getattr(pipeline, "controlnet", None),
     )
 
 
@@ -118,7 +123,7 @@ def cpu_has_bf16() -> bool:
 
 
 def _load_pipeline(settings: DiffusionSettings, dtype: torch.dtype) -> Any:
-    kind, where = _locate(settings.model)
+    kind, where = locate(settings.model)
     common: dict[str, Any] = {"dtype": dtype, "local_files_only": settings.offline}
     try:
         if kind == "file":
@@ -135,21 +140,23 @@ def _load_pipeline(settings: DiffusionSettings, dtype: torch.dtype) -> Any:
     except ModelError:
         raise
     except Exception as exc:  # diffusers, transformers and huggingface_hub raise many kinds
-        raise ModelError(f"cannot load {settings.model}: {_first_line(exc)}") from exc
+        raise ModelError(f"cannot load {settings.model}: {first_line(exc)}") from exc
 
 
-def _locate(model: str) -> tuple[str, Path | str]:
-    """("file" | "folder", path) or ("hub", repo id); a path that does not exist is an error."""
+def locate(model: str, what: str = "") -> tuple[str, Path | str]:
+    """("file" | "folder", path) or ("hub", repo id); a path that does not exist is an error.
+    `what` names the option in messages ("--controlnet")."""
+    named = f"{what} {model}" if what else model
     path = Path(model).expanduser()
     if path.is_file():
         if path.suffix.lower() not in SINGLE_FILES:
-            raise ModelError(f"{model}: expected a .safetensors or .ckpt file, or a diffusers folder")
+            raise ModelError(f"{named}: expected a .safetensors or .ckpt file, or a diffusers folder")
         return "file", path
     if path.is_dir():
         return "folder", path
     # "owner/name" is a hub id; anything else that is not on disk is a mistyped path.
     if not HUB_ID.match(model) or model.startswith((".", "~")) or model.lower().endswith(SINGLE_FILES):
-        raise ModelError(f"{model}: no such file or folder (and not a hub id like owner/name)")
+        raise ModelError(f"{named}: no such file or folder (and not a hub id like owner/name)")
     return "hub", model
 
 
@@ -165,7 +172,7 @@ def _model_index(where: Path | str, settings: DiffusionSettings) -> dict[str, An
         if settings.offline:
             raise ModelError(f"{settings.model}: no such file or folder, and not in the local Hugging Face cache "
                              "(--offline): download it once with a network, or give a local folder or file") from exc
-        raise ModelError(f"{settings.model}: cannot fetch it from the hub: {_first_line(exc)}") from exc
+        raise ModelError(f"{settings.model}: cannot fetch it from the hub: {first_line(exc)}") from exc
 
 
 def _file_is_xl(path: Path, model_config: str | None) -> bool:
@@ -177,7 +184,7 @@ def _file_is_xl(path: Path, model_config: str | None) -> bool:
             with safe_open(str(path), framework="pt") as opened:
                 return any(key.startswith(XL_KEY) for key in opened.keys())
         except Exception as exc:
-            raise ModelError(f"{path}: not a readable .safetensors file: {_first_line(exc)}") from exc
+            raise ModelError(f"{path}: not a readable .safetensors file: {first_line(exc)}") from exc
     if model_config:
         index = Path(model_config).expanduser() / "model_index.json"
         if index.is_file():
@@ -185,7 +192,7 @@ def _file_is_xl(path: Path, model_config: str | None) -> bool:
     try:
         state = torch.load(str(path), map_location="cpu", mmap=True, weights_only=True)
     except Exception as exc:
-        raise ModelError(f"{path}: not a readable checkpoint: {_first_line(exc)}") from exc
+        raise ModelError(f"{path}: not a readable checkpoint: {first_line(exc)}") from exc
     state = state.get("state_dict", state)
     return any(key.startswith(XL_KEY) for key in state)
 
@@ -214,13 +221,13 @@ def _load_vae(name: str, offline: bool, dtype: torch.dtype) -> Any:
     """A separate VAE (AutoencoderKL or AutoencoderTiny), from a folder or a hub id."""
     from diffusers import AutoModel
 
-    kind, where = _locate(name)
+    kind, where = locate(name)
     if kind == "file":
         raise ModelError(f"--vae {name}: give a diffusers VAE folder or hub id (with its config.json), not one file")
     try:
         return AutoModel.from_pretrained(str(where), dtype=dtype, local_files_only=offline)
     except Exception as exc:
-        raise ModelError(f"cannot load the VAE {name}: {_first_line(exc)}") from exc
+        raise ModelError(f"cannot load the VAE {name}: {first_line(exc)}") from exc
 
 
 def _configure(pipeline: Any, settings: DiffusionSettings, device: torch.device) -> None:
@@ -230,7 +237,7 @@ def _configure(pipeline: Any, settings: DiffusionSettings, device: torch.device)
         try:
             pipeline.enable_xformers_memory_efficient_attention()
         except Exception as exc:  # a wheel built for another torch: SDPA is fine
-            log.warning("xformers is installed but unusable (%s); using PyTorch SDPA", _first_line(exc))
+            log.warning("xformers is installed but unusable (%s); using PyTorch SDPA", first_line(exc))
     if settings.attention_slicing:
         pipeline.enable_attention_slicing()
     if settings.vae_tiling:
@@ -258,6 +265,6 @@ def _quiet() -> Iterator[None]:
             library.set_verbosity(level)
 
 
-def _first_line(exc: BaseException) -> str:
+def first_line(exc: BaseException) -> str:
     text = str(exc).strip() or type(exc).__name__
     return text.splitlines()[0][:300]

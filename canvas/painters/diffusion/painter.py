@@ -24,7 +24,7 @@ from canvas.painters.diffusion.loading import LoadedModel, load_model, prepare
 from canvas.painters.diffusion.preview import latents_to_rgb
 from canvas.painters.diffusion.prompts import PromptCache
 from canvas.painters.diffusion.schedulers import make_scheduler
-from canvas.painters.diffusion.settings import CHOICES, DiffusionSettings
+from canvas.painters.diffusion.settings import CHOICES, CONTROLNET_SCALES, DiffusionSettings
 from tiler.masks import distance_l1
 
 PREVIEWS = 8  # previews per candidate at most: a few, a cheap picture each, whatever the steps
@@ -48,6 +48,8 @@ class DiffusionPainter:
             **{key: replace(choice, default=getattr(settings, key)) for key, choice in CHOICES.items()},
             "soft_mask": Option("Soft mask px (4-channel models)", 0, 128, settings.soft_mask),
         }
+        if self.model.controlnet is not None:
+            self.OPTIONS["controlnet_scale"] = Option("ControlNet scale", *CONTROLNET_SCALES, settings.controlnet_scale)
         # One window at a time: schedulers and the model's attention state are not shared safely.
         self._lock = threading.Lock()
 
@@ -59,6 +61,8 @@ class DiffusionPainter:
         described.update(scheduler=settings.scheduler, masked_content=settings.masked_content)
         if not self.model.inpainting:
             described["soft_mask"] = settings.soft_mask
+        if self.model.controlnet is not None:
+            described.update(controlnet=settings.controlnet, controlnet_scale=settings.controlnet_scale)
         described["dtype"] = str(self.model.dtype).removeprefix("torch.")
         return described
 
@@ -93,6 +97,7 @@ class DiffusionPainter:
                 strength=request.strength,
                 guidance=request.guidance,
                 masked_content=settings.masked_content,
+                controlnet_scale=settings.controlnet_scale,
             )
             # Candidates add their index to the window's seed (as PatchMatch does): candidate
             # 0 is the same picture whether one or four are asked for.

@@ -30,6 +30,10 @@ CHOICES = {
     "masked_content": Choice("Masked content", MASKED_CONTENT, "fill"),
 }
 SOFT_MASK = 32  # px over which 4-channel models blend from the known latents to new ones
+# How strongly a ControlNet steers (diffusers' controlnet_conditioning_scale): 0 is no
+# ControlNet at all; above 2 its residuals swamp the UNet's and pictures fall apart.
+CONTROLNET_SCALE = 1.0
+CONTROLNET_SCALES = (0.0, 2.0)
 
 
 class ModelError(ValueError):
@@ -69,6 +73,8 @@ class DiffusionSettings:
     scheduler: str = CHOICES["scheduler"].default
     masked_content: str = CHOICES["masked_content"].default
     soft_mask: int = SOFT_MASK
+    controlnet: str | None = None  # an inpaint ControlNet: hub id, diffusers folder or one file
+    controlnet_scale: float = CONTROLNET_SCALE
 
     def __post_init__(self) -> None:
         if not str(self.model or "").strip():
@@ -80,10 +86,19 @@ class DiffusionSettings:
         set_(self, "masked_content", masked_content(self.masked_content))
         if not isinstance(self.soft_mask, int) or not 0 <= self.soft_mask <= 128:
             raise ModelError(f"soft mask must be 0 to 128 px, got {self.soft_mask!r}")
+        low, high = CONTROLNET_SCALES
+        scale = self.controlnet_scale
+        if isinstance(scale, bool) or not isinstance(scale, (int, float)) or not low <= scale <= high:
+            raise ModelError(f"ControlNet scale must be {low} to {high}, got {scale!r}")
+        set_(self, "controlnet_scale", float(scale))
+        if self.controlnet is not None and not str(self.controlnet).strip():
+            raise ModelError("--controlnet needs a ControlNet: a hub id, a diffusers folder or a .safetensors file")
 
     def with_options(self, options: dict) -> "DiffusionSettings":
-        """These settings with a job's `scheduler`, `masked_content` and `soft_mask`, if it gives them."""
-        known = {key: options[key] for key in ("scheduler", "masked_content", "soft_mask") if key in options}
+        """These settings with a job's `scheduler`, `masked_content`, `soft_mask` and
+        `controlnet_scale`, if it gives them."""
+        keys = ("scheduler", "masked_content", "soft_mask", "controlnet_scale")
+        known = {key: options[key] for key in keys if key in options}
         if "soft_mask" in known:
             known["soft_mask"] = int(known["soft_mask"])
         return replace(self, **known) if known else self
