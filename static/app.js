@@ -1,6 +1,6 @@
 /**
- * The wiring: one canvas, its websocket, the tile layer, the view, the frame and brush,
- * the panel, jobs and history. Opening `/` shows the default canvas (or `/?canvas=NAME`),
+ * The wiring: one canvas, its websocket, the tile layer, the view, the frame, brush and
+ * select tool, the panel, jobs and history. Opening `/` shows the default canvas (or `/?canvas=NAME`),
  * fitted to what it holds.
  *
  *   <script type="module" src="app.js"></script>   // window.boundless is the App
@@ -15,6 +15,7 @@ import { Growth } from "./growth.js";
 import { HistoryList } from "./history.js";
 import { Jobs } from "./jobs.js";
 import { Panel } from "./panel.js";
+import { Select } from "./select.js";
 import { TILE_FORMAT, TileLayer } from "./tiles.js";
 import { Video } from "./video.js";
 import { View } from "./view.js";
@@ -39,6 +40,7 @@ export class App {
     this.panel = new Panel($("settings"), "boundless.settings");
     this.frame = new Frame($("overlay"), this.view);
     this.brush = new Brush(this.frame, this.view);
+    this.select = new Select(this.frame, this.view, this.brush, this.conn, $("select-controls"), (text, bad) => this.toast(text, bad));
     this.jobs = new Jobs(this.conn, document, (text, bad) => this.toast(text, bad));
     this.history = new HistoryList($("history"));
     this.picker = new CanvasPicker($("picker"), name);
@@ -49,7 +51,7 @@ export class App {
     this.view.onchange = redraw;
     this.layer.onchange = redraw;
     this.jobs.onchange = () => { this.updateButtons(); redraw(); };
-    this.frame.onchange = (rect) => { this.brush.follow(rect); localStorage.setItem(this.key("frame"), JSON.stringify(rect.box())); redraw(); };
+    this.frame.onchange = (rect) => { this.brush.follow(rect); this.select.follow(rect); localStorage.setItem(this.key("frame"), JSON.stringify(rect.box())); redraw(); };
     this.brush.size = this.panel.value("brush_size");
     this.panel.onchange = (key) => this.settingChanged(key);
     this.settingChanged(null);
@@ -87,7 +89,9 @@ export class App {
       this.head = m.head;
       this.topLevel = m.top_level;
       this.frame.known = this.bounds;
-      this.panel.offerPainters(m.painters, m.painter_options);
+      this.panel.offerPainters(m.painters, m.painter_options, m.painter_windows);
+      this.select.offer(m.segmenter);
+      if (!m.segmenter && this.select.active) this.setTool("move");
       if (!this.fitted) {
         this.fitted = true;
         if (!this.frameRestored) this.placeFrame();
@@ -315,7 +319,10 @@ export class App {
   }
 
   setTool(tool) {
-    this.brush.mode = tool === "move" ? null : tool;
+    if (tool === "select" && !this.select.available) return;  // no segmenter on this server
+    this.brush.mode = tool === "brush" || tool === "eraser" ? tool : null;
+    this.select.active = tool === "select";
+    this.frame.movable = tool === "move";
     for (const b of document.querySelectorAll("[data-tool]")) b.setAttribute("aria-pressed", String(b.dataset.tool === tool));
   }
 
@@ -388,7 +395,7 @@ export class App {
       const actions = { ArrowLeft: () => this.jobs.step(-1), ArrowRight: () => this.jobs.step(1), Enter: () => this.jobs.accept(), Escape: () => this.jobs.discard() };
       if (actions[e.key] && !(e.key === "Enter" && e.target.tagName === "BUTTON")) { e.preventDefault(); actions[e.key](); return; }
     }
-    const tools = { v: "move", b: "brush", e: "eraser" };
+    const tools = { v: "move", b: "brush", e: "eraser", s: "select" };
     if (tools[e.key]) this.setTool(tools[e.key]);
     else if (e.key === "f") this.view.fit(this.bounds);
     else if (e.key === "[" || e.key === "]") this.panel.set("brush_size", Math.max(4, Math.min(256, this.brush.size + (e.key === "]" ? 8 : -8))));

@@ -5,18 +5,22 @@
  *
  *
  * The painter select (`data-setting="painter"`) and its options come from the server's
- * `welcome` (`offerPainters`): each option is a number input, saved per painter as
- * `NAME:OPTION` ("patchmatch:patch_size"); a job sends the chosen painter and its options.
+ * `welcome` (`offerPainters`): each option is a number input (`kind: "number"`) or a
+ * select of names (`kind: "choice"`: a sampler), saved per painter as `NAME:OPTION`
+ * ("patchmatch:patch_size"); a job sends the chosen painter and its options. The window
+ * follows the painter's native size (`welcome.painter_windows`) until the user picks one.
  *
  *   <input data-setting="steps" type="number" value="25" data-kind="int">
  *   const panel = new Panel(document.querySelector("#settings"), "boundless.settings");
- *   panel.offerPainters(welcome.painters, welcome.painter_options);
+ *   panel.offerPainters(welcome.painters, welcome.painter_options, welcome.painter_windows);
  *   conn.request({ type: "outpaint", ...frame, params: panel.params() });
  */
 
 // Keys sent to the server with a job; others (expand amount, brush size) stay in the client.
 const JOB_KEYS = ["prompt", "negative_prompt", "seed", "steps", "guidance", "strength", "candidates",
   "window", "context", "pad", "feather", "colour_match"];
+// Settings whose default comes from the chosen painter: saved only once the user sets them.
+const PAINTER_DEFAULTS = ["window"];
 
 export class Panel {
   constructor(root, storageKey) {
@@ -24,13 +28,15 @@ export class Panel {
     this.storageKey = storageKey;
     this.controls = new Map([...root.querySelectorAll("[data-setting]")].map((el) => [el.dataset.setting, el]));
     this.defaults = Object.fromEntries([...this.controls].map(([key, el]) => [key, this.raw(el)]));
-    this.options = {};  // painter name -> {option: {label, min, max, default, integer}}
+    this.options = {};  // painter name -> {option: {kind, label, default, min/max/integer or choices}}
+    this.windows = {};  // painter name -> its native window (px)
     this.onchange = () => {};
     this.load();
     root.addEventListener("input", (event) => {
       const key = event.target.dataset.setting;
       if (!key) return;
       if (key === "painter") this.showOptions();
+      if (PAINTER_DEFAULTS.includes(key)) this.saved[key] = this.raw(event.target);
       this.save();
       this.onchange(key);
     });
@@ -46,11 +52,12 @@ export class Panel {
     }
   }
 
-  /** The painters the server offers (the first is its default) and their options, from `welcome`. */
-  offerPainters(names, options) {
+  /** The painters the server offers (the first is its default), their options and native windows, from `welcome`. */
+  offerPainters(names, options, windows) {
     const select = this.controls.get("painter");
     if (!select || !Array.isArray(names) || names.length === 0) return;
     this.options = options || {};
+    this.windows = windows || {};
     const wanted = select.value || this.saved.painter;
     select.replaceChildren(...names.map((name) => new Option(name, name)));
     select.value = names.includes(wanted) ? wanted : names[0];
@@ -63,8 +70,9 @@ export class Panel {
     this.showOptions();
   }
 
-  /** Number inputs for the chosen painter's options, with its saved values. */
+  /** Inputs for the chosen painter's options, with its saved values; its native window. */
   showOptions() {
+    this.followWindow();
     const box = this.root.querySelector("#painter-options");
     if (!box) return;
     for (const key of [...this.controls.keys()]) {
@@ -74,17 +82,39 @@ export class Panel {
     const made = [];
     for (const [name, o] of Object.entries(this.options[painter] || {})) {
       const key = `${painter}:${name}`, id = `option-${painter}-${name}`;
-      const label = Object.assign(document.createElement("label"), { htmlFor: id, textContent: o.label || name });
-      const input = Object.assign(document.createElement("input"), { id, type: "number", min: o.min, max: o.max, step: o.integer ? 1 : "any" });
+      const shown = { ...o, label: o.label || name };
+      const label = Object.assign(document.createElement("label"), { htmlFor: id, textContent: shown.label });
+      const input = o.kind === "choice" ? this.choiceInput(id, shown) : this.numberInput(id, shown);
       input.dataset.setting = key;
-      input.dataset.kind = o.integer ? "int" : "float";
-      input.title = `${o.label || name}: ${o.min} to ${o.max} (default ${o.default})`;
       this.defaults[key] = String(o.default);
-      input.value = key in this.saved ? this.saved[key] : String(o.default);
+      const saved = key in this.saved ? String(this.saved[key]) : null;
+      // A saved name the server no longer offers falls back to the default.
+      input.value = saved !== null && (o.kind !== "choice" || (o.choices || []).includes(saved)) ? saved : String(o.default);
       this.controls.set(key, input);
       made.push(label, input);
     }
     box.replaceChildren(...made);
+  }
+
+  numberInput(id, o) {
+    const input = Object.assign(document.createElement("input"), { id, type: "number", min: o.min, max: o.max, step: o.integer ? 1 : "any" });
+    input.dataset.kind = o.integer ? "int" : "float";
+    input.title = `${o.label}: ${o.min} to ${o.max} (default ${o.default})`;
+    return input;
+  }
+
+  choiceInput(id, o) {
+    const select = Object.assign(document.createElement("select"), { id, title: `${o.label} (default ${o.default})` });
+    select.replaceChildren(...(o.choices || []).map((name) => new Option(name, name)));
+    return select;
+  }
+
+  /** The window defaults to the chosen painter's native size (a model's training size). */
+  followWindow() {
+    const el = this.controls.get("window"), native = this.windows[this.painter()];
+    if (!el || !native || ![...el.options].some((o) => o.value === String(native))) return;
+    this.defaults.window = String(native);
+    if (!("window" in this.saved)) el.value = String(native);
   }
 
   /** The chosen painter, or "" before the server said which it offers. */
@@ -97,7 +127,8 @@ export class Panel {
   save() {
     // Merged into what was saved: other painters' options (and the painter, before the
     // server offers any) stay.
-    const shown = [...this.controls].filter(([key, el]) => !(key === "painter" && el.options.length === 0));
+    const shown = [...this.controls].filter(([key, el]) => !(key === "painter" && el.options.length === 0)
+      && !(PAINTER_DEFAULTS.includes(key) && !(key in this.saved)));
     this.saved = { ...this.saved, ...Object.fromEntries(shown.map(([key, el]) => [key, this.raw(el)])) };
     localStorage.setItem(this.storageKey, JSON.stringify(this.saved));
   }

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from canvas.painters import Choice
 from canvas.painters.echo import EchoPainter  # noqa: F401 - shared with the tests
 
 
@@ -46,3 +47,23 @@ class CastPainter:
 
     def paint(self, image, mask, request, progress, cancel):
         return [np.clip(image * np.float32(self.gain) + self.shift, 0, 255).astype(np.uint8)]
+
+
+class PalettePainter:
+    """Paints the masked pixels one flat colour named by its `palette` choice (a `Choice`
+    option, as the diffusion painter's scheduler is), at a native window of 640 px: what
+    a job chose is visible in its pixels, and what it left out gets the painter's window."""
+
+    name = "palette"
+    repaints_band = True
+    native_window = 640
+    COLOURS = {"warm": (200, 90, 40), "cool": (40, 90, 200), "grey": (128, 128, 128)}
+    OPTIONS = {"palette": Choice("Palette", tuple(COLOURS), "warm")}
+
+    def describe(self) -> dict:
+        return {"painter": self.name, "palette": self.OPTIONS["palette"].default}
+
+    def paint(self, image, mask, request, progress, cancel):
+        rgb = image.copy()
+        rgb[mask] = self.COLOURS[request.options.get("palette", self.OPTIONS["palette"].default)]
+        return [rgb] * max(1, request.candidates)

@@ -121,12 +121,12 @@ class Endpoint:
 class Server(Endpoint):
     def __init__(self, data: Path, token: str | None = None, canvas: Path | None = None, port: int = 0,
                  painters: dict[str, Any] | None = None, log_level: str = "warning",
-                 window_timeout: float | None = 600.0) -> None:
-        """Serves `painters` (by name, the first the default), else one TintPainter."""
+                 window_timeout: float | None = 600.0, segmenter: Any = None) -> None:
+        """Serves `painters` (by name, the first the default), else one TintPainter; and `segmenter`."""
         self.data = data
         self.painter = TintPainter()
         app = create_app(ServerConfig(data=data, canvas=canvas, token=token, window_timeout=window_timeout),
-                         painters or {"tint": self.painter})
+                         painters or {"tint": self.painter}, segmenter)
         self.state = app.state.server  # the running server's state, for white-box checks
         config = uvicorn.Config(app, host="127.0.0.1", port=port, ws_max_size=TRANSPORT_MAX, log_level=log_level)
         self.server = uvicorn.Server(config)

@@ -185,6 +185,51 @@ def test_masked_content_changes_the_start_below_full_strength(models):
     assert np.array_equal(*full)  # at strength 1 every mode starts from pure noise
 
 
+def job_of(painter, target, params: dict):
+    """A job as the server makes it from a command's `params` (protocol.job_spec), run on
+    a fresh canvas holding the photo: the canvas's pixels after it, and its recorded params."""
+    from canvas.server import protocol
+    from canvas.store import Store
+
+    options = {painter.name: dict(painter.OPTIONS)}
+    spec, _, _ = protocol.job_spec({"params": {**QUICK, **params}}, target, options, {painter.name: painter.native_window})
+    with Store.open(":memory:") as store:
+        store.import_image(photo("astronaut", 512), 0, 0)
+        result = run_job(store, painter, spec)
+        assert result.status == "done" and result.windows_done == len(result.windows)
+        return store.read(0, store.bounds(0)), store.history()[-1].params
+
+
+def test_a_jobs_scheduler_is_the_one_it_names_and_is_recorded(models):
+    painter = models.painter("sd")
+    painted = {}
+    for scheduler in ("Euler", "DDIM", "Euler a"):
+        painted[scheduler], params = job_of(painter, Expand(right=128), {"seed": 4, "scheduler": scheduler})
+        assert params["scheduler"] == scheduler and params["steps"] == 2
+    assert not np.array_equal(painted["Euler"], painted["DDIM"])
+    default, params = job_of(painter, Expand(right=128), {"seed": 4})  # none named: the painter's own
+    assert params["scheduler"] == painter.settings.scheduler == "Euler a" and np.array_equal(default, painted["Euler a"])
+
+
+@pytest.mark.parametrize("content", MASKED_CONTENT)
+def test_each_masked_content_mode_runs_a_whole_job(models, content):
+    mask = np.zeros((512, 512), bool)
+    mask[160:352, 160:352] = True
+    painter = models.painter("sd-inpaint")
+    after, params = job_of(painter, Inpaint(mask), {"seed": 2, "strength": 0.6, "masked_content": content})
+    assert params["masked_content"] == content and params["strength"] == 0.6
+    # "original" starts from the canvas's own pixels: the job's prefill; the others from the tiler's fill.
+    assert params["prefill"] == ("original" if content == "original" else "edge")
+    before = photo("astronaut", 512)
+    band = np.zeros((512, 512), bool)
+    band[160 - 64 : 352 + 64, 160 - 64 : 352 + 64] = True
+    assert np.array_equal(after[~band][:, :3], before[~band])  # known pixels outside the band, bit for bit
+    assert not np.array_equal(after[mask][:, :3], before[mask])
+    if content != "fill":
+        fill, _ = job_of(painter, Inpaint(mask), {"seed": 2, "strength": 0.6, "masked_content": "fill"})
+        assert not np.array_equal(after, fill)
+
+
 def test_the_original_prefill_hands_the_painter_the_pictures_own_pixels():
     from canvas.store import Store
 

@@ -9,6 +9,7 @@ from PIL import Image
 pytest.importorskip("diffusers")
 
 from canvas.cli import main  # noqa: E402
+from canvas.painters.diffusion import MASKED_CONTENT, SCHEDULERS  # noqa: E402
 from canvas.store import Store  # noqa: E402
 from pictures import photo  # noqa: E402
 from serving import Server, png  # noqa: E402
@@ -95,14 +96,25 @@ def test_the_server_paints_with_it_and_sends_previews(models, tmp_path):
     try:
         assert server.http("POST", "/api/canvases/default/upload?x=0&y=0", png(photo("astronaut", 512)))[0] == 201
         client = server.socket()
-        assert client.welcome["painter_options"]["diffusion"]["soft_mask"]["max"] == 128
+        options = client.welcome["painter_options"]["diffusion"]
+        assert options["soft_mask"]["max"] == 128 and options["soft_mask"]["kind"] == "number"
+        assert options["scheduler"] == {"kind": "choice", "label": "Scheduler", "choices": list(SCHEDULERS), "default": "Euler a"}
+        assert options["masked_content"]["choices"] == list(MASKED_CONTENT)
+        assert client.welcome["painter_windows"] == {"diffusion": 1024}  # SDXL's native size
         params = {"prompt": "sky", "steps": 2, "guidance": 1.0, "seed": 3, "soft_mask": 16}
+        for bad in ({"scheduler": "Heun"}, {"scheduler": "euler a"}, {"masked_content": "blank"}):
+            answer = client.ask({"type": "expand", "up": 128, "params": {**params, **bad}})
+            assert answer["type"] == "error" and answer["code"] == "bad_choice" and "one of" in answer["message"], answer
+            assert client.ask({"type": "ping"})["type"] == "ok"
+        params.update(scheduler="DDIM", masked_content="latent nothing", strength=0.9)
         job = client.ask({"type": "expand", "up": 128, "params": params})["job"]
         done = client.next("job.done", job=job, timeout=60)
         assert done["status"] == "done"
         assert any(m["type"] == "preview" and m["w"] == 64 and len(m["payload"]) == 64 * 64 * 3 for m in client.seen)
         revision = client.ask({"type": "history"})["revisions"][-1]["params"]
         assert revision["painter"] == "diffusion" and revision["soft_mask"] == 16 and revision["prompt"] == "sky"
+        assert revision["scheduler"] == "DDIM" and revision["masked_content"] == "latent nothing"
+        assert revision["window"] == 1024 and revision["strength"] == 0.9
         client.close()
     finally:
         server.stop()

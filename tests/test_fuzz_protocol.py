@@ -25,12 +25,12 @@ from serving import FlatPainter, Server, png
 # Every code docs/protocol.md lists; `internal` (a bug) is not among them.
 CODES = {
     "bad_json", "bad_message", "bad_frame", "missing_field", "unknown_type", "bad_field", "out_of_range",
-    "bad_params", "bad_mask", "bad_name", "bad_image", "too_large", "not_found", "no_job", "no_candidates",
+    "bad_params", "bad_choice", "bad_mask", "bad_name", "bad_image", "too_large", "not_found", "no_job", "no_candidates",
     "job_running", "queue_full", "exists", "default_canvas", "too_many", "empty", "bad_origin", "bad_host",
-    "unauthorized", "disk_full", "read_only", "io_error", "busy", "method_not_allowed",
+    "unauthorized", "disk_full", "read_only", "io_error", "busy", "method_not_allowed", "bad_points", "no_segmenter",
 }
 FIELDS = ["x", "y", "w", "h", "level", "left", "right", "up", "down", "job", "candidate", "params", "id", "rect",
-          "zoom", "steps", "factor", "prompt", "name", "canvas"]
+          "zoom", "steps", "factor", "prompt", "name", "canvas", "points", "labels", "box"]
 PARAM_KEYS = sorted(protocol.PARAMS) + ["patch_size", "schedule", "prompts", "sneaky", ""]
 EXTREME_INTS = [0, 1, -1, 7, 63, 64, 255, 256, 511, 512, 1023, 1024, 4096, 8192, 2**30, 2**31, -2**31, 2**53,
                 2**63, -2**63, 2**64, 10**30, -10**30]

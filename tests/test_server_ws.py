@@ -11,7 +11,7 @@ from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
 from canvas.painters import PAINTERS, load_painters
-from pictures import photo
+from pictures import PalettePainter, photo
 from serving import Server, TintPainter, decode, png
 
 HEAD = {"type": "subscribe", "level": 0, "x": -1024, "y": -1024, "w": 3072, "h": 3072}
@@ -33,10 +33,10 @@ def pixels(server, x=-600, y=-600, w=1700, h=1700):
 def test_welcome_says_what_a_client_needs(painted):
     client = painted.socket()
     welcome = client.welcome
-    assert welcome["version"] == 1 and welcome["canvas"] == "default" and welcome["head"] == 1
+    assert welcome["version"] == 2 and welcome["canvas"] == "default" and welcome["head"] == 1
     assert welcome["bounds"] == {"x": 0, "y": 0, "w": 512, "h": 512}
     assert welcome["painters"] == ["tint"] and welcome["limits"]["frame_side"] == 4096
-    assert welcome["painter_options"] == {"tint": {}}
+    assert welcome["painter_options"] == {"tint": {}} and welcome["painter_windows"] == {"tint": 512}
     assert client.ask({"type": "ping"})["type"] == "ok"
     client.close()
 
@@ -238,7 +238,8 @@ def test_a_job_names_its_painter_among_those_served(two_painters):
     client = two_painters.socket()
     assert client.welcome["painters"] == ["tint", "patchmatch"]
     assert client.welcome["painter_options"] == {
-        "tint": {}, "patchmatch": {"patch_size": {"label": "Patch size", "min": 1, "max": 32, "default": 3, "integer": True}},
+        "tint": {}, "patchmatch": {"patch_size": {"kind": "number", "label": "Patch size", "min": 1, "max": 32, "default": 3,
+                                                  "integer": True}},
     }
 
     def painted_by(params):
@@ -260,3 +261,60 @@ def test_a_job_names_its_painter_among_those_served(two_painters):
         assert answer["type"] == "error" and answer["code"] == code, (params, answer)
         assert client.ask({"type": "ping"})["type"] == "ok"
     client.close()
+
+
+def test_a_choice_option_is_offered_checked_and_reaches_the_painter(tmp_path):
+    """A painter's `Choice` (the diffusion painter's scheduler and masked content): listed
+    in `welcome`, refused with a typed error unless spelled as listed, given to the job;
+    and a job that gives no window gets the painter's native one."""
+    server = Server(tmp_path / "data", painters={"palette": PalettePainter(), "tint": TintPainter()})
+    try:
+        assert server.http("POST", "/api/canvases/default/upload?x=0&y=0", png(photo("astronaut", 256)))[0] == 201
+        client = server.socket()
+        assert client.welcome["painter_options"]["palette"] == {
+            "palette": {"kind": "choice", "label": "Palette", "choices": ["warm", "cool", "grey"], "default": "warm"}}
+        assert client.welcome["painter_windows"] == {"palette": 640, "tint": 512}
+        for params, code in [({"palette": "hot"}, "bad_choice"), ({"palette": "Cool"}, "bad_choice"),
+                             ({"palette": ""}, "bad_choice"), ({"palette": 1}, "bad_field"),
+                             ({"palette": ["cool"]}, "bad_field"), ({"palette": "x" * 100}, "out_of_range"),
+                             ({"painter": "tint", "palette": "cool"}, "bad_field")]:
+            answer = client.ask({"type": "expand", "right": 64, "params": params})
+            assert answer["type"] == "error" and answer["code"] == code, (params, answer)
+            assert client.ask({"type": "ping"})["type"] == "ok"
+        assert client.ask({"type": "history"})["head"] == 1  # nothing ran
+
+        def expand(params):
+            job = client.ask({"type": "expand", "right": 64, "params": {"colour_match": False, **params}})["job"]
+            started = client.next("job.started", job=job, timeout=30)
+            assert client.next("job.done", job=job)["status"] == "done"
+            return started["windows"][0], client.ask({"type": "history"})["revisions"][-1]["params"]
+
+        window, params = expand({"palette": "cool"})
+        assert params["window"] == 640 and params["palette"] == "cool"  # the largest window the planner may use
+        assert tuple(pixels(server, 300, 100, 1, 1)[0, 0, :3]) == PalettePainter.COLOURS["cool"]
+        window, params = expand({"window": 512})
+        assert params["window"] == 512 and window["w"] <= 512 and params["palette"] == "warm"  # the painter's default
+        assert tuple(pixels(server, 360, 100, 1, 1)[0, 0, :3]) == PalettePainter.COLOURS["warm"]
+        client.close()
+    finally:
+        server.stop()
+
+
+def test_masked_content_original_starts_from_the_canvas_unless_the_job_gives_a_prefill():
+    """The diffusion painter's masked content "original" is the job's prefill "original",
+    whether the job names it or the server was started with it (`serve --masked-content`)."""
+    from dataclasses import replace
+
+    from canvas.painters.diffusion.settings import CHOICES
+    from canvas.server import protocol
+
+    served = {"diffusion": dict(CHOICES)}
+    original = {"diffusion": {**CHOICES, "masked_content": replace(CHOICES["masked_content"], default="original")}}
+
+    def prefill(painters, params):
+        return protocol.job_settings({"params": params}, painters)[1].prefill
+
+    assert prefill(served, {}) == "edge" and prefill(served, {"masked_content": "latent noise"}) == "edge"
+    assert prefill(served, {"masked_content": "original"}) == "original"
+    assert prefill(original, {}) == "original" and prefill(original, {"masked_content": "fill"}) == "edge"
+    assert prefill(original, {"prefill": "mean"}) == "mean"  # what the job says wins

@@ -367,3 +367,49 @@ class TinyModels:
 
             self._painters[kind] = create_painter("diffusion", model=str(self.folder(kind)), dtype="fp32", offline=True)
         return self._painters[kind]
+
+
+# --- Segment Anything and ControlNet ----------------------------------------------------------
+
+SAM_SIZE = 256  # the tiny SAM's square input (real ones: 1024), 16 x 16 embeddings
+
+
+def save_sam(folder: Path, hq: bool = False) -> Path:
+    """A tiny random-weight SAM (or SAM-HQ) with its processor, saved as transformers saves
+    them: what `--segmenter FOLDER` loads. A click on it takes milliseconds."""
+    import transformers
+    from transformers import SamImageProcessorPil, SamMaskDecoderConfig, SamPromptEncoderConfig, SamVisionConfig
+
+    torch.manual_seed(0)
+    vision = SamVisionConfig(hidden_size=32, num_hidden_layers=2, num_attention_heads=2, mlp_dim=64, output_channels=16,
+                             image_size=SAM_SIZE, patch_size=16, window_size=4, global_attn_indexes=[1], num_pos_feats=8)
+    prompt = SamPromptEncoderConfig(hidden_size=16, image_size=SAM_SIZE, patch_size=16, mask_input_channels=4)
+    decoder = SamMaskDecoderConfig(hidden_size=16, num_hidden_layers=2, num_attention_heads=2, mlp_dim=32, iou_head_hidden_dim=16)
+    prefix = "SamHQ" if hq else "Sam"
+    config_class, model_class, processor_class = (getattr(transformers, prefix + n) for n in ("Config", "Model", "Processor"))
+    parts = {"vision_config": vision.to_dict(), "prompt_encoder_config": prompt.to_dict(), "mask_decoder_config": decoder.to_dict()}
+    if hq:  # SAM-HQ's own sub-configs (model_type sam_hq_*)
+        parts["vision_config"]["model_type"] = "sam_hq_vision_model"
+        parts["mask_decoder_config"].update(model_type="sam_hq_mask_decoder", vit_dim=32)
+    model = model_class(config_class(**parts)).eval()
+    model.save_pretrained(folder)
+    images = SamImageProcessorPil(size={"longest_edge": SAM_SIZE}, pad_size={"height": SAM_SIZE, "width": SAM_SIZE})
+    processor_class(image_processor=images).save_pretrained(folder)
+    return folder
+
+
+def save_controlnet(folder: Path, unet_folder: Path) -> Path:
+    """A tiny ControlNet made from a tiny pipeline's UNet (its weights copied, as one
+    trains a ControlNet), saved as a diffusers folder; `folder` as .safetensors: one file."""
+    from diffusers import ControlNetModel, UNet2DConditionModel
+
+    unet = UNet2DConditionModel.from_pretrained(unet_folder, subfolder="unet")
+    torch.manual_seed(0)
+    controlnet = ControlNetModel.from_unet(unet, conditioning_embedding_out_channels=(4, 8, 8, 8))
+    # The zero convolutions start at zero (a ControlNet that changes nothing); random ones
+    # make the test see the control image at work.
+    with torch.no_grad():
+        for block in [*controlnet.controlnet_down_blocks, controlnet.controlnet_mid_block]:
+            block.weight.normal_(0, 0.5)
+    controlnet.save_pretrained(folder)
+    return folder

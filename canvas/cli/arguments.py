@@ -8,7 +8,7 @@ from canvas.jobs import MAX_GROW, PREFILLS, TilerSettings
 from canvas.jobs.guided import ANCHORS
 from canvas.video.path import EASINGS
 from canvas.painters import PAINTERS
-from canvas.painters.diffusion import DEVICES, DTYPES, MASKED_CONTENT, SCHEDULERS
+from canvas.painters.diffusion import CHOICES, DEVICES, DTYPES
 from canvas.painters.diffusion.settings import SOFT_MASK
 
 DEFAULTS = TilerSettings()
@@ -45,9 +45,10 @@ def build_parser() -> Parser:
         description="Repaint the pixels that MASK marks in white.",
     )
     inpaint.add_argument("image", nargs="?", help="the image to repair (leave out to inpaint --canvas)")
-    inpaint.add_argument("--mask", required=True, help="PNG, white where pixels are repainted")
+    inpaint.add_argument("--mask", help="PNG, white where pixels are repainted (or point at them: --segment)")
     inpaint.add_argument("--at", type=int, nargs=2, default=(0, 0), metavar=("X", "Y"),
                          help="where the mask's corner lies on --canvas (default 0 0)")
+    _segment_arguments(inpaint)
     _output_arguments(inpaint)
     _job_arguments(inpaint)
 
@@ -126,6 +127,8 @@ def build_parser() -> Parser:
     serve.add_argument("--painter", action="append", metavar="NAME",
                        help=f"a painter to offer, repeatable; the first is the jobs' default "
                             f"(one of: {', '.join(sorted(PAINTERS))}; default: patchmatch)")
+    serve.add_argument("--segmenter", metavar="MODEL", help="a Segment Anything model (SAM or SAM-HQ: transformers "
+                       "folder or hub id) for the client's select tool")
     serve.add_argument("--token", help="secret every request must carry (default: $BOUNDLESS_TOKEN)")
     serve.add_argument("--window-timeout", type=float, default=600, metavar="SECONDS",
                        help="a window painting longer fails its job with `timeout` (default 600; 0: no limit)")
@@ -141,6 +144,18 @@ def _output_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-o", "--output", help="PNG file to write the result to")
     parser.add_argument("--canvas", help="keep the work on this canvas file (created from IMAGE if given)")
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+
+
+def _segment_arguments(parser: argparse.ArgumentParser) -> None:
+    """The mask made by pointing (canvas/cli/segmenting.py), instead of --mask."""
+    group = parser.add_argument_group("mask by pointing (Segment Anything), instead of --mask")
+    group.add_argument("--segment", action="append", default=[], metavar="X,Y",
+                       help="a pixel of what to repaint, repeatable (negative numbers: --segment=-40,12)")
+    group.add_argument("--segment-out", action="append", default=[], metavar="X,Y",
+                       help="a pixel that is not part of it, repeatable")
+    group.add_argument("--segment-box", metavar="X0,Y0,X1,Y1", help="a box around what to repaint")
+    group.add_argument("--grow", type=int, default=0, metavar="PX", help="grow the segment by PX (shrink when negative; default 0)")
+    group.add_argument("--segmenter", metavar="MODEL", help="SAM or SAM-HQ: a transformers folder or a hub id")
 
 
 def _job_arguments(parser: argparse.ArgumentParser, steps_flag: str = "--steps") -> None:
@@ -177,9 +192,13 @@ def _model_arguments(parser: argparse.ArgumentParser) -> None:
     model.add_argument("--dtype", default="auto", choices=DTYPES, help="default: auto (fp16 on CUDA, bf16 on CPUs "
                        "that have it, else fp32)")
     model.add_argument("--vae", help="a separate VAE, folder or hub id (e.g. a tiny autoencoder for speed)")
-    model.add_argument("--scheduler", default="Euler a", metavar="NAME", help=f"sampler: {', '.join(SCHEDULERS)} (default: Euler a)")
-    model.add_argument("--masked-content", default="fill", metavar="MODE", help=f"what the masked part starts from "
-                       f"below strength 1: {', '.join(MASKED_CONTENT)} (default: fill)")
+    # The same choices a job gives over the websocket (the painter's OPTIONS); names are
+    # matched loosely here (`euler-a`), as people type them.
+    scheduler, masked = CHOICES["scheduler"], CHOICES["masked_content"]
+    model.add_argument("--scheduler", default=scheduler.default, metavar="NAME",
+                       help=f"sampler: {', '.join(scheduler.choices)} (default: {scheduler.default})")
+    model.add_argument("--masked-content", default=masked.default, metavar="MODE", help=f"what the masked part starts "
+                       f"from below strength 1: {', '.join(masked.choices)} (default: {masked.default})")
     model.add_argument("--soft-mask", type=int, default=SOFT_MASK, metavar="PX", help=f"4-channel models: px over which "
                        f"new latents blend into known ones (0-128, default {SOFT_MASK})")
     model.add_argument("--attention-slicing", action="store_true", help="less GPU memory, a little slower")

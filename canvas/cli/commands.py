@@ -15,11 +15,14 @@ from canvas.cli.errors import UserError
 from canvas.cli.images import MAX_PIXELS, load_image, load_mask
 from canvas.cli.painting import painter_options
 from canvas.cli.progress import ProgressBar, VideoBar
-from canvas.jobs import Expand, Inpaint, JobError, JobSpec, Target, TilerSettings, run_job, run_steps
+from canvas.cli.segmenting import Pointing, open_segmenter, wants_segment
+from canvas.jobs import Expand, Inpaint, JobError, JobSpec, Target, TilerSettings, recorded_params, run_job, run_steps
+from canvas.jobs.spec import prefill_for
 from canvas.jobs.guided import GrowTo, full_body, guided_steps
 from canvas.jobs.schedule import PromptSchedule
 from canvas.jobs.zoom import zoom_out_steps
 from canvas.painters import PaintRequest, create_painter
+from canvas.painters.diffusion.settings import masked_content
 from canvas.store import Store
 from canvas.video import VideoError, VideoSettings, render_video
 from tiler.rect import Rect
@@ -33,12 +36,38 @@ def expand(args: argparse.Namespace) -> int:
 
 
 def inpaint(args: argparse.Namespace) -> int:
+    if wants_segment(args):
+        return _inpaint_segment(args)
+    if not args.mask:
+        raise UserError("say what to repaint: --mask PNG, or --segment X,Y (and --segmenter MODEL)")
     if args.image:
         image = load_image(args.image)
         mask = load_mask(args.mask, image.shape[:2])
         return _run(args, Inpaint(mask, 0, 0), image)
     mask = load_mask(args.mask)
     return _run(args, Inpaint(mask, *args.at))
+
+
+def _inpaint_segment(args: argparse.Namespace) -> int:
+    """The mask from --segment clicks on IMAGE (its pixels) or on what --canvas holds (level 0)."""
+    pointing = Pointing.of(args)
+    if args.image:
+        image = load_image(args.image)
+        region = Rect(0, 0, image.shape[1], image.shape[0])
+    elif args.canvas:
+        with _existing(args.canvas) as store:
+            region = store.bounds(0)
+            if region.empty:
+                raise UserError(f"{args.canvas} is empty: nothing to point at")
+            if region.area > MAX_PIXELS:
+                raise UserError(f"{args.canvas} holds {region.w}x{region.h} px, too many to segment at once: "
+                                "export the part to repair and give it as IMAGE")
+            image = store.read(0, region)
+    else:
+        raise UserError("give an IMAGE, or --canvas to work on what a canvas holds")
+    segmenter = open_segmenter(args.segmenter, args)
+    mask = pointing.mask(segmenter, image, region, args.grow, quiet=args.quiet)
+    return _run(args, Inpaint(mask, region.x, region.y), image if args.image else None)
 
 
 def zoomout(args: argparse.Namespace) -> int:
@@ -163,8 +192,8 @@ def _run(args: argparse.Namespace, target: Target | Staged, image: np.ndarray | 
     if not args.output and not args.canvas:
         raise UserError("say where the result goes: -o OUT.png, --canvas FILE, or both")
     output = _output_path(args.output) if args.output else None
+    options = painter_options(args, [args.painter])  # checks the painter's names first: one line, no torch
     request, tiler = _settings(args)
-    options = painter_options(args, [args.painter])
     try:
         painter = create_painter(args.painter, **options.get(args.painter, {}))
     except ValueError as exc:
@@ -178,7 +207,7 @@ def _run(args: argparse.Namespace, target: Target | Staged, image: np.ndarray | 
         if isinstance(target, tuple):
             kind, record, make = target
             specs = make(store, request, tiler)
-            params = {**specs[0].describe(), **painter.describe(), **request.options, **record, "target": kind}
+            params = {**recorded_params(specs[0], painter), **record, "target": kind}
             result = run_steps(store, painter, specs, kind=kind, params=params, on_event=progress)
         else:
             result = run_job(store, painter, JobSpec(target, request=request, tiler=tiler), on_event=progress)
@@ -202,7 +231,7 @@ def _settings(args: argparse.Namespace) -> tuple[PaintRequest, TilerSettings]:
         pad=args.pad,
         feather=args.feather,
         # Masked content "original" starts from the canvas's own pixels: the job's prefill.
-        prefill="original" if diffusion and _is_original(args.masked_content) else args.prefill,
+        prefill=prefill_for({"masked_content": masked_content(args.masked_content)}, args.prefill) if diffusion else args.prefill,
         colour_match=args.colour_match,
     )
     for name, low, high in (("seed", 0, 2**32 - 1), ("steps", 1, 150), ("guidance", 0.0, 30.0), ("strength", 0.0, 1.0)):
@@ -218,10 +247,6 @@ def _settings(args: argparse.Namespace) -> tuple[PaintRequest, TilerSettings]:
         strength=args.strength,
     )
     return request, settings
-
-
-def _is_original(masked_content: str) -> bool:
-    return masked_content.strip().lower() == "original"
 
 
 @contextlib.contextmanager

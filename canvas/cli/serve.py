@@ -13,6 +13,7 @@ from pathlib import Path
 
 from canvas.cli.errors import UserError
 from canvas.cli.painting import painter_options
+from canvas.cli.segmenting import open_segmenter
 from canvas.painters import load_painters
 from canvas.painters.diffusion import ModelError
 
@@ -32,6 +33,8 @@ def serve(args: argparse.Namespace) -> int:
     canvas = Path(args.canvas) if args.canvas else None
     if canvas is not None and canvas.is_dir():
         raise UserError(f"{canvas} is a folder; --canvas names a canvas file")
+    # The segmenter first: a wrong one fails in a second, before a diffusion model loads.
+    segmenter = open_segmenter(args.segmenter, args) if args.segmenter else None
     names = args.painter or ["patchmatch"]
     options = painter_options(args, names)
     try:
@@ -42,7 +45,7 @@ def serve(args: argparse.Namespace) -> int:
     except ValueError as exc:
         raise UserError(f"--painter: {exc}") from None
     app = create_app(ServerConfig(data=Path(args.data), canvas=canvas, token=token,
-                                  window_timeout=args.window_timeout or None), painters)
+                                  window_timeout=args.window_timeout or None), painters, segmenter)
     logging.getLogger("uvicorn.access").addFilter(RedactToken())
     host = f"[{args.host}]" if ":" in args.host else args.host
     print(f"Boundless: open http://{host}:{args.port}/" + (" (with ?token=...)" if token else ""), flush=True)

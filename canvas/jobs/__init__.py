@@ -5,7 +5,7 @@
 """
 
 from canvas.jobs.events import EventCallback, JobEvent, JobPlanned, WindowCommitted, WindowProgress
-from canvas.jobs.runner import JobResult, SelectCandidate, run_job, run_steps
+from canvas.jobs.runner import JobResult, SelectCandidate, recorded_params, run_job, run_steps
 from canvas.jobs.spec import (
     MAX_GROW,
     MAX_TARGET_PX,
@@ -37,6 +37,7 @@ __all__ = [
     "TilerSettings",
     "WindowCommitted",
     "WindowProgress",
+    "recorded_params",
     "run_job",
     "run_steps",
 ]

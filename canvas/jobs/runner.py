@@ -78,8 +78,7 @@ def run_steps(
     cancel = cancel or CancelToken()
     first = _plan(store, steps[0])
     if params is None:
-        # The job's own painter options win over the painter's defaults in what is recorded.
-        params = {**steps[0].describe(), **painter.describe(), **steps[0].request.options}
+        params = recorded_params(steps[0], painter)
     info = {"plan": [list(w.rect.as_tuple()) for w in first[1]], "level": steps[0].level}
     rev = store.begin_revision(kind or type(steps[0].target).__name__.lower(), params, info)
 
@@ -182,3 +181,10 @@ def _window_seed(seed: int, index: int) -> int:
 
 
 __all__ = ["JobResult", "SelectCandidate", "run_job", "run_steps"]
+
+
+def recorded_params(spec: JobSpec, painter: Painter) -> dict[str, Any]:
+    """What a job's revision records of its settings (and an exported PNG carries): the
+    job's, the painter's, and the job's own painter options, which win over the
+    painter's defaults."""
+    return {**spec.describe(samples=getattr(painter, "samples", False)), **painter.describe(), **spec.request.options}

@@ -9,7 +9,7 @@ target; everything after that runs through one path (`canvas.jobs.runner`).
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from typing import Any, Union
+from typing import Any, Mapping, Union
 
 import numpy as np
 
@@ -25,6 +25,13 @@ MAX_LEVEL = 16
 # inpainted picture, for a painter to start from at a strength below 1; empty pixels get
 # the edge fill). Automatic1111 calls these choices "masked content".
 PREFILLS = (*PREFILL_MODES, "original")
+
+
+def prefill_for(options: Mapping[str, Any], prefill: str) -> str:
+    """The prefill of a job whose painter options are `options`: masked content
+    "original" (a diffusion painter's choice) starts from the canvas's own pixels, which
+    is the job's prefill "original"; any other keeps `prefill`."""
+    return "original" if options.get("masked_content") == "original" else prefill
 
 
 class JobError(ValueError):
@@ -115,9 +122,11 @@ class JobSpec:
         if not 0 <= self.level <= MAX_LEVEL:
             raise JobError(f"level must be between 0 and {MAX_LEVEL}, got {self.level}")
 
-    def describe(self) -> dict[str, Any]:
+    def describe(self, samples: bool = False) -> dict[str, Any]:
         """The settings recorded with the job's revision and in exported PNGs, A1111 style:
-        what a person would need to make the same picture again, and nothing else."""
+        what a person would need to make the same picture again, and nothing else.
+        `samples`: the painter samples (diffusion), so steps, guidance and strength shape
+        the picture even without a prompt and are recorded always."""
         params: dict[str, Any] = {}
         request = self.request
         if request.prompt:
@@ -128,7 +137,7 @@ class JobSpec:
         if self.level:
             params["level"] = self.level
         params["seed"] = request.seed
-        if request.prompt or request.negative_prompt:
+        if samples or request.prompt or request.negative_prompt:
             params.update(steps=request.steps, guidance=request.guidance, strength=request.strength)
         if request.candidates > 1:
             params["candidates"] = request.candidates

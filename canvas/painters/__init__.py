@@ -12,6 +12,7 @@ from typing import Any, Callable, Iterable, Mapping
 from canvas.painters.base import (
     CancelToken,
     Cancelled,
+    Choice,
     Option,
     PaintProgress,
     PaintRequest,
@@ -74,6 +75,7 @@ def load_painters(names: Iterable[str], options: Mapping[str, Mapping[str, Any]]
 __all__ = [
     "CancelToken",
     "Cancelled",
+    "Choice",
     "Option",
     "PAINTERS",
     "PaintProgress",

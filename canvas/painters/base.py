@@ -87,10 +87,31 @@ class Option:
         return all(isinstance(v, int) and not isinstance(v, bool) for v in (self.low, self.high, self.default))
 
     def as_dict(self) -> dict[str, Any]:
-        return {"label": self.label, "min": self.low, "max": self.high, "default": self.default, "integer": self.integer}
+        return {"kind": "number", "label": self.label, "min": self.low, "max": self.high, "default": self.default,
+                "integer": self.integer}
 
 
-def options_of(painter: Any) -> Mapping[str, Option]:
+@dataclass(frozen=True)
+class Choice:
+    """A painter's own setting that is one name of a fixed list (a sampler, a mode):
+    given exactly as spelled in `choices`.
+
+        OPTIONS = {"scheduler": Choice("Scheduler", ("Euler", "DDIM"), "Euler")}
+    """
+
+    label: str
+    choices: tuple[str, ...]
+    default: str
+
+    def __post_init__(self) -> None:
+        if self.default not in self.choices:
+            raise ValueError(f"option {self.label!r}: default {self.default!r} is not one of {', '.join(self.choices)}")
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"kind": "choice", "label": self.label, "choices": list(self.choices), "default": self.default}
+
+
+def options_of(painter: Any) -> Mapping[str, Option | Choice]:
     """The options a painter understands (its class's `OPTIONS`; none if it has none)."""
     return getattr(painter, "OPTIONS", {})
 
@@ -105,8 +126,12 @@ class Painter(Protocol):
     # disjoint from `mask`): unknown pixels of which nothing is committed, which the
     # painter may leave alone (PatchMatch neither paints nor copies from them).
     skips_void: bool
-    # Optional: `OPTIONS`, a class-level mapping of option name -> `Option`, the settings
+    # Optional: `OPTIONS`, a mapping of option name -> `Option` or `Choice`, the settings
     # of `request.options` it understands (read it with `options_of`).
+    # Optional: `native_window`, the window size (px) it paints best at (a model's
+    # training size); jobs that give no window use it.
+    # Optional: `samples` True: steps, guidance and strength shape its pictures even
+    # without a prompt, so a job's record keeps them.
 
     def paint(
         self,

@@ -11,7 +11,7 @@ import contextlib
 import logging
 import sqlite3
 from pathlib import Path
-from typing import AsyncIterator, Mapping
+from typing import Any, AsyncIterator, Mapping
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
@@ -41,11 +41,12 @@ log = logging.getLogger(__name__)
 UVICORN = {"ws_max_size": limits.TRANSPORT_MAX, "ws_per_message_deflate": False}
 
 
-def create_app(config: ServerConfig, painters: Mapping[str, Painter] | Painter) -> Starlette:
-    """`painters` by name, the first the default; one painter alone is served by its name."""
+def create_app(config: ServerConfig, painters: Mapping[str, Painter] | Painter, segmenter: Any = None) -> Starlette:
+    """`painters` by name, the first the default; one painter alone is served by its name.
+    `segmenter` (canvas.segment.load_segmenter) answers `segment` commands; None: refused."""
     if not isinstance(painters, Mapping):
         painters = {painters.name: painters}
-    state = ServerState(config, painters)
+    state = ServerState(config, painters, segmenter)
     if config.token:
         _redact_logs()
 

@@ -23,6 +23,7 @@ from canvas.store import StoreError
 REQUEST_FIELDS = ("x", "y", "w", "h", "level", "left", "right", "up", "down", "params",
                   "steps", "factor", "schedule", "preset", "width", "height", "aspect", "anchor", "prompts")
 
+PAYLOAD = "payload"  # an answer holding this (bytes) is sent as a binary frame: the rest is its header
 Handler = Callable[[ServerState, Client, dict[str, Any], "bytes | None"], Awaitable[dict[str, Any]]]
 
 
@@ -96,6 +97,26 @@ async def history(state: ServerState, client: Client, message: dict[str, Any], p
     return {"head": found["head"], "revisions": found["revisions"]}
 
 
+async def segment(state: ServerState, client: Client, message: dict[str, Any], payload: bytes | None) -> dict[str, Any]:
+    """The segment under the clicks (or in the box), as the region's mask: answered as a
+    binary frame, its payload w*h bytes (255 = in the segment), like an inpaint mask."""
+    if state.segmenter is None:
+        raise conflict("no_segmenter", "this server has no segmenter: start it with --segmenter MODEL")
+    asked = protocol.segment_request(message)
+    store = state.canvases.store(client.canvas)
+
+    def run() -> tuple[bytes, float]:
+        # The key names the region and what it shows now (its tiles' revisions), so a
+        # commit under it, or undo, computes a fresh embedding; further clicks reuse it.
+        tiles = tuple(store.painted_tiles(asked.level, asked.rect))
+        key = (store.identity, asked.level, asked.rect, tiles)
+        mask, score = state.segmenter.segment(key, lambda: store.read(asked.level, asked.rect), asked.prompt)
+        return (mask.astype("uint8") * 255).tobytes(), score
+
+    mask, score = await asyncio.to_thread(run)
+    return {"level": asked.level, **box(asked.rect), "score": round(score, 4), "format": "mask", PAYLOAD: mask}
+
+
 async def ping(state: ServerState, client: Client, message: dict[str, Any], payload: bytes | None) -> dict[str, Any]:
     return {}
 
@@ -104,11 +125,12 @@ HANDLERS: dict[str, Handler] = {
     "subscribe": subscribe, "outpaint": outpaint, "expand": expand, "inpaint": inpaint, "zoomout": zoomout,
     "grow": grow, "video": video, "cancel": cancel,
     "accept": accept, "discard": discard, "undo": undo, "redo": redo, "history": history, "ping": ping,
+    "segment": segment,
 }
 
 
 async def _submit(state: ServerState, client: Client, message: dict[str, Any], kind: str, target: Any) -> dict[str, Any]:
-    spec, auto, painter = protocol.job_spec(message, target, state.options)
+    spec, auto, painter = protocol.job_spec(message, target, state.options, state.windows)
     # What was asked, as sent (an inpaint's mask aside): an interrupted job is reported with it.
     request = {key: value for key, value in message.items() if key in REQUEST_FIELDS}
     job = Job(id=state.queue.new_id(), canvas=client.canvas, client=client.id, kind=kind, spec=spec,
@@ -119,7 +141,7 @@ async def _submit(state: ServerState, client: Client, message: dict[str, Any], k
 
 async def _submit_stages(state: ServerState, client: Client, message: dict[str, Any], parse: Any) -> dict[str, Any]:
     """A job of several stages (zoomout, grow): checked now, its specs made when it runs."""
-    request, tiler, auto, painter = protocol.job_settings(message, state.options)
+    request, tiler, auto, painter = protocol.job_settings(message, state.options, state.windows)
     stages = parse(message, request, tiler)
     fields = {key: value for key, value in message.items() if key in REQUEST_FIELDS}
     job = Job(id=state.queue.new_id(), canvas=client.canvas, client=client.id, kind=stages.kind, stages=stages,

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Callable
 
-from canvas.jobs import JobError, JobSpec, TilerSettings
+from canvas.jobs import JobError, JobSpec, TilerSettings, recorded_params
 from canvas.jobs.guided import ANCHORS, GrowTo, full_body, guided_steps
 from canvas.jobs.schedule import MAX_ENTRIES, PromptSchedule
 from canvas.jobs.zoom import DEFAULT_FACTOR, MAX_FACTOR, MIN_FACTOR, zoom_out_steps
@@ -34,7 +34,7 @@ class Stages:
     def record(self, first: JobSpec, painter: Painter) -> dict[str, Any]:
         """The job's parameters in the history (and exported PNGs): the painting settings
         of its first stage, and what makes it a zoom-out or a grow instead of its target."""
-        params = {**first.describe(), **painter.describe(), **first.request.options, **self.params}
+        params = {**recorded_params(first, painter), **self.params}
         params["target"] = self.kind
         return params
 

@@ -1,4 +1,4 @@
-"""The websocket protocol, version 1: frames, message fields and their validation.
+"""The websocket protocol, version 2: frames, message fields and their validation.
 
 Text frames hold one JSON object `{"type": ..., "id": ..., ...}`. Binary frames are a
 4-byte big-endian header length, a UTF-8 JSON header (shaped like a text message), then
@@ -20,15 +20,16 @@ from typing import Any, Mapping
 import numpy as np
 
 from canvas.jobs import Expand, Frame, Inpaint, JobError, JobSpec, TilerSettings
-from canvas.jobs.spec import MAX_GROW, MAX_LEVEL
-from canvas.painters import Option, PaintRequest
+from canvas.jobs.spec import MAX_GROW, MAX_LEVEL, prefill_for
+from canvas.painters import Choice, Option, PaintRequest
 from canvas.server import limits
+from canvas.segment.prompt import SegmentError, SegmentPrompt
 from canvas.server.errors import ApiError, bad, too_large
 from tiler.rect import Rect
 
-VERSION = 1
+VERSION = 2  # 2: `segment` and `welcome.segmenter` (nothing of 1 changed)
 COMMANDS = ("subscribe", "outpaint", "expand", "inpaint", "zoomout", "grow", "video", "cancel", "undo", "redo", "accept",
-            "discard", "history", "ping")
+            "discard", "history", "ping", "segment")
 _MISSING = object()
 
 # Parameters of a job, with the bounds a client may ask for. The job's own classes
@@ -188,15 +189,52 @@ def inpaint_target(message: dict[str, Any], payload: bytes) -> Inpaint:
     return _job(Inpaint, mask, box.x, box.y)
 
 
-def job_spec(message: dict[str, Any], target: Any, painters: Mapping[str, Mapping[str, Option]]) -> tuple[JobSpec, bool, str]:
+@dataclass(frozen=True)
+class SegmentRequest:
+    level: int
+    rect: Rect  # the region segmented (the client's frame), at `level`
+    prompt: SegmentPrompt  # in the region's pixels
+
+
+def segment_request(message: dict[str, Any]) -> SegmentRequest:
+    """A `segment` command: the region x, y, w, h at `level`, and `points` ([[x, y], ...]
+    with `labels`, 1 in and 0 out) and/or `box` ([x0, y0, x1, y1]), in the level's pixels."""
+    region = rect(message, limits.MAX_FRAME_SIDE, limits.MAX_FRAME_PIXELS)
+    points = message.get("points", [])
+    if not isinstance(points, list) or len(points) > limits.MAX_SEGMENT_POINTS:
+        raise bad(f"points must be a list of at most {limits.MAX_SEGMENT_POINTS} [x, y] pairs", "bad_points")
+    box = message.get("box")
+    try:
+        # Canvas coordinates -> the region's (checked for being inside it there).
+        local = [[p[0] - region.x, p[1] - region.y] if _pair(p) else p for p in points]
+        local_box = [box[0] - region.x, box[1] - region.y, box[2] - region.x, box[3] - region.y] \
+            if isinstance(box, list) and len(box) == 4 and all(_finite(v) for v in box) else box
+        prompt = SegmentPrompt.of(local, message.get("labels"), local_box, (region.w, region.h))
+    except SegmentError as exc:
+        raise bad(str(exc), "bad_points") from None
+    return SegmentRequest(level(message), region, prompt)
+
+
+def _pair(point: Any) -> bool:
+    return isinstance(point, list) and len(point) == 2 and all(_finite(v) for v in point)
+
+
+def _finite(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) and abs(value) <= limits.MAX_COORD
+
+
+def job_spec(message: dict[str, Any], target: Any, painters: Mapping[str, Mapping[str, Option | Choice]],
+             windows: Mapping[str, int] | None = None) -> tuple[JobSpec, bool, str]:
     """The JobSpec a command asks for, whether its candidates are accepted unasked, and
     the painter that paints it: `params.painter`, one of `painters` (served painter name
-    -> its options; the first is the default). Only that painter's options are allowed."""
-    request, settings, auto, painter = job_settings(message, painters)
+    -> its options; the first is the default). Only that painter's options are allowed.
+    `windows`: each painter's native window, the window of jobs that give none."""
+    request, settings, auto, painter = job_settings(message, painters, windows)
     return _job(JobSpec, target, request=request, tiler=settings, level=level(message)), auto, painter
 
 
-def job_settings(message: dict[str, Any], painters: Mapping[str, Mapping[str, Option]]) -> tuple[PaintRequest, TilerSettings, bool, str]:
+def job_settings(message: dict[str, Any], painters: Mapping[str, Mapping[str, Option | Choice]],
+                 windows: Mapping[str, int] | None = None) -> tuple[PaintRequest, TilerSettings, bool, str]:
     """The painting and tiling settings of a command's `params` (see `job_spec`)."""
     params = message.get("params", {})
     if not isinstance(params, dict):
@@ -209,7 +247,7 @@ def job_settings(message: dict[str, Any], painters: Mapping[str, Mapping[str, Op
     unknown = sorted(set(params) - known)
     if unknown:
         raise bad(f"unknown parameter {unknown[0][:40]!r} for painter {painter!r}; known: {', '.join(sorted(known))}", "bad_field")
-    defaults = TilerSettings()
+    defaults = TilerSettings(window=(windows or {}).get(painter) or TilerSettings().window)
     request = PaintRequest(
         prompt=text(params, "prompt", limits.MAX_PROMPT, ""),
         negative_prompt=text(params, "negative_prompt", limits.MAX_PROMPT, ""),
@@ -226,14 +264,25 @@ def job_settings(message: dict[str, Any], painters: Mapping[str, Mapping[str, Op
         context=number(params, "context", 0.0, 1.0, defaults.context),
         pad=integer(params, "pad", 0, 1024, defaults.pad),
         feather=integer(params, "feather", 0, 1024, defaults.feather),
-        prefill=text(params, "prefill", 32, defaults.prefill),
+        prefill=text(params, "prefill", 32, prefill_for({**_choice_defaults(options), **request.options}, defaults.prefill)),
         colour_match=flag(params, "colour_match", defaults.colour_match),
     )
     auto = flag(params, "auto_accept", request.candidates == 1)
     return request, settings, auto, painter
 
 
-def _option(params: dict[str, Any], key: str, option: Option) -> int | float:
+def _choice_defaults(options: Mapping[str, Option | Choice]) -> dict[str, str]:
+    """What a painter's choices are when a job gives none (a served painter's defaults:
+    `serve --masked-content original` makes every job start from the canvas's pixels)."""
+    return {key: option.default for key, option in options.items() if isinstance(option, Choice)}
+
+
+def _option(params: dict[str, Any], key: str, option: Option | Choice) -> int | float | str:
+    if isinstance(option, Choice):
+        value = text(params, key, 64)
+        if value not in option.choices:
+            raise bad(f"{key} must be one of: {', '.join(option.choices)}; got {value[:40]!r}", "bad_choice")
+        return value
     if option.integer:
         return integer(params, key, int(option.low), int(option.high))
     return number(params, key, option.low, option.high)

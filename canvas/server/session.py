@@ -23,7 +23,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 from canvas.server import limits, protocol
 from canvas.server.broadcast import Client
 from canvas.server.canvases import check_name
-from canvas.server.commands import HANDLERS
+from canvas.server.commands import HANDLERS, PAYLOAD
 from canvas.server.errors import ApiError, storage
 from canvas.server.messages import box, error
 from canvas.server.state import ServerState
@@ -95,7 +95,9 @@ async def _handle(state: ServerState, client: Client, frame: dict[str, Any]) -> 
             message, payload = protocol.parse_text(frame.get("text") or ""), None
         request_id = message.get("id")
         answer = await HANDLERS[message["type"]](state, client, message, payload)
-        client.send({"type": "ok", "id": request_id, "command": message["type"], **answer})
+        reply = {"type": "ok", "id": request_id, "command": message["type"], **answer}
+        data = reply.pop(PAYLOAD, None)
+        client.send(reply if data is None else protocol.encode_binary(reply, data))
     except ApiError as exc:
         client.send(error(exc.code, exc.message, request_id))
     except Exception as exc:  # noqa: BLE001 - one bad command must not end the connection
@@ -113,6 +115,7 @@ def _welcome(state: ServerState, client: Client, store: Any) -> dict[str, Any]:
         "type": "welcome", "version": protocol.VERSION, "client": client.id, "canvas": client.canvas,
         "head": store.head, "bounds": box(store.bounds(0)), "top_level": store.top_level, "tile": store.TILE,
         "painters": list(state.painters), "painter_options": state.painter_options(),
-        "limits": limits.as_dict(), "jobs": jobs,
+        "painter_windows": state.windows,
+        "limits": limits.as_dict(), "jobs": jobs, "segmenter": state.segmenter is not None,
         "interrupted": [record.as_dict() for record in store.interrupted_jobs()],
     }

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping
 
+from canvas.jobs import TilerSettings
 from canvas.painters import Painter, options_of
 from canvas.server import limits
 from canvas.server.broadcast import Broadcaster
@@ -29,12 +30,17 @@ class ServerConfig:
 
 
 class ServerState:
-    def __init__(self, config: ServerConfig, painters: Mapping[str, Painter]) -> None:
+    def __init__(self, config: ServerConfig, painters: Mapping[str, Painter], segmenter: Any = None) -> None:
         if not painters:
             raise ValueError("a server needs at least one painter")
         self.config = config
         self.painters = dict(painters)  # by name; the first paints jobs that name none
+        self.segmenter = segmenter  # canvas.segment's Segmenter, or None: no `segment` command
         self.options = {name: dict(options_of(painter)) for name, painter in self.painters.items()}
+        # The window each painter paints best at (a model's training size): jobs that give
+        # none get it, and `welcome.painter_windows` tells the client.
+        self.windows = {name: int(getattr(painter, "native_window", None) or TilerSettings().window)
+                        for name, painter in self.painters.items()}
         self.canvases = Canvases(config.data, config.canvas, config.cache_mb)
         self.broadcaster = Broadcaster(self.canvases)
         self.queue = JobQueue(self.canvases, self.painters, self.broadcaster.job_event, config.window_timeout)

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from browsing import TIMEOUT, close_to, drag, frame, pixel, reload, screen, settle, unfocus, wait_pixel
-from serving import Server, png
+from serving import Server, decode, png
 
 
 def test_upload_outpaint_undo_and_a_second_viewer(open_page, server: Server, photo_file: Path, astronaut: np.ndarray, shots: Path):
@@ -206,6 +206,51 @@ def test_the_painter_select_shows_its_options_and_a_job_sends_the_chosen_painter
         reload(page)
         page.wait_for_function("() => document.querySelector('#painter').value === 'patchmatch'", timeout=TIMEOUT)
         assert page.input_value("#painter-options input") == "7"
+        assert page.errors == []
+    finally:
+        server.stop()
+
+
+def test_a_choice_option_is_a_select_its_value_reaches_the_job_and_the_window_follows_the_painter(open_page, tmp_path: Path):
+    from pictures import PalettePainter
+    from serving import TintPainter
+
+    server = Server(tmp_path / "data", painters={"palette": PalettePainter(), "tint": TintPainter()})
+    try:
+        assert server.http("POST", "/api/canvases/default/upload?x=0&y=0", png(np.full((256, 256, 3), 120, np.uint8)))[0] == 201
+        page = open_page(server)
+        page.evaluate("() => { const ws = window.boundless.conn.socket, send = ws.send.bind(ws); window.sent = [];"
+                      " ws.send = (d) => { if (typeof d === 'string') window.sent.push(d); send(d); }; }")
+        choice = page.locator("#painter-options select")
+        assert choice.count() == 1 and choice.input_value() == "warm"
+        assert choice.locator("option").all_inner_texts() == ["warm", "cool", "grey"]
+        assert page.locator("#painter-options label").inner_text() == "Palette"
+        assert page.input_value("#window") == "640"  # the painter's native window (welcome.painter_windows)
+        page.select_option("#painter", "tint")
+        assert page.input_value("#window") == "512" and page.locator("#painter-options select").count() == 0
+        page.select_option("#painter", "palette")
+        assert page.input_value("#window") == "640"
+        choice.select_option("cool")
+
+        page.uncheck("#colour-match")
+        page.click(".expand[data-side='right']")
+        page.wait_for_function("() => window.sent.some((m) => m.includes('\"expand\"'))", timeout=TIMEOUT)
+        sent = [m for m in page.evaluate("() => window.sent") if '"expand"' in m]
+        assert '"painter":"palette"' in sent[0] and '"palette":"cool"' in sent[0] and '"window":640' in sent[0], sent[0]
+        page.wait_for_function("() => window.boundless.bounds.w > 256", timeout=TIMEOUT)
+        page.wait_for_selector("#job-bar", state="hidden", timeout=TIMEOUT)
+        status, _, body = server.http("GET", "/api/canvases/default/export.png?x=300&y=100&w=1&h=1")
+        assert status == 200 and tuple(decode(body)[0, 0, :3]) == PalettePainter.COLOURS["cool"]  # painted as chosen
+
+        # The choice survives a reload; a window the user picks stays theirs, whatever the painter.
+        reload(page)
+        page.wait_for_function("() => document.querySelector('#painter-options select')?.value === 'cool'", timeout=TIMEOUT)
+        assert page.input_value("#window") == "640"
+        page.select_option("#window", "768")
+        page.select_option("#painter", "tint")
+        assert page.input_value("#window") == "768"
+        reload(page)
+        assert page.input_value("#window") == "768"
         assert page.errors == []
     finally:
         server.stop()

@@ -17,6 +17,7 @@ Only this package imports torch and diffusers, and only when a diffusion painter
 """
 
 from canvas.painters.diffusion.settings import (
+    CHOICES,
     DEVICES,
     DTYPES,
     MASKED_CONTENT,
@@ -25,4 +26,4 @@ from canvas.painters.diffusion.settings import (
     ModelError,
 )
 
-__all__ = ["DEVICES", "DTYPES", "MASKED_CONTENT", "SCHEDULERS", "DiffusionSettings", "ModelError"]
+__all__ = ["CHOICES", "DEVICES", "DTYPES", "MASKED_CONTENT", "SCHEDULERS", "DiffusionSettings", "ModelError"]

@@ -11,6 +11,7 @@ its output in with the feathered alpha; prefill and compositing stay the tiler's
 from __future__ import annotations
 
 import threading
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -23,7 +24,7 @@ from canvas.painters.diffusion.loading import LoadedModel, load_model, prepare
 from canvas.painters.diffusion.preview import latents_to_rgb
 from canvas.painters.diffusion.prompts import PromptCache
 from canvas.painters.diffusion.schedulers import make_scheduler
-from canvas.painters.diffusion.settings import DiffusionSettings
+from canvas.painters.diffusion.settings import CHOICES, DiffusionSettings
 from tiler.masks import distance_l1
 
 PREVIEWS = 8  # previews per candidate at most: a few, a cheap picture each, whatever the steps
@@ -32,6 +33,7 @@ PREVIEWS = 8  # previews per candidate at most: a few, a cheap picture each, wha
 class DiffusionPainter:
     name = "diffusion"
     repaints_band = True
+    samples = True  # steps, guidance and strength matter without a prompt: jobs record them
 
     def __init__(self, settings: DiffusionSettings, pipeline: Any = None) -> None:
         """Loads `settings.model`; or paints with `pipeline`, a diffusers SD or SDXL
@@ -40,10 +42,12 @@ class DiffusionPainter:
         self.model: LoadedModel = load_model(settings) if pipeline is None else prepare(pipeline, settings)
         self.native_window = self.model.native  # the window size the model was trained at
         self.prompts = PromptCache(self.model)
-        # What a job may set (the server lists it in `welcome`). Scheduler and masked
-        # content are names, which `Option` (a number) cannot carry: they are the painter's
-        # settings, or `request.options` from callers that pass them (not the protocol yet).
-        self.OPTIONS = {"soft_mask": Option("Soft mask px (4-channel models)", 0, 128, settings.soft_mask)}
+        # What a job may set (the server lists it in `welcome`), defaulting to this
+        # painter's settings; the CLI's --scheduler and --masked-content are the same CHOICES.
+        self.OPTIONS = {
+            **{key: replace(choice, default=getattr(settings, key)) for key, choice in CHOICES.items()},
+            "soft_mask": Option("Soft mask px (4-channel models)", 0, 128, settings.soft_mask),
+        }
         # One window at a time: schedulers and the model's attention state are not shared safely.
         self._lock = threading.Lock()
 

@@ -12,6 +12,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, replace
 
+from canvas.painters.base import Choice
+
 DEVICES = ("auto", "cuda", "mps", "cpu")
 DTYPES = ("auto", "fp16", "bf16", "fp32")
 SCHEDULERS = ("Euler", "Euler a", "DPM++ 2M", "DPM++ 2M Karras", "DDIM", "UniPC", "LCM")
@@ -22,6 +24,11 @@ SCHEDULERS = ("Euler", "Euler a", "DPM++ 2M", "DPM++ 2M Karras", "DDIM", "UniPC"
 # - latent nothing: zero latents (a flat, neutral start), noised to `strength`.
 # At strength 1 all four start from pure noise; they differ below it.
 MASKED_CONTENT = ("fill", "original", "latent noise", "latent nothing")
+# The per-job choices, as the CLI's flags and the server's protocol both offer them.
+CHOICES = {
+    "scheduler": Choice("Scheduler", SCHEDULERS, "Euler a"),
+    "masked_content": Choice("Masked content", MASKED_CONTENT, "fill"),
+}
 SOFT_MASK = 32  # px over which 4-channel models blend from the known latents to new ones
 
 
@@ -36,6 +43,11 @@ def canonical(name: str, choices: tuple[str, ...], what: str) -> str:
         if _key(choice) == wanted:
             return choice
     raise ModelError(f"unknown {what} {name!r}; choose one of: {', '.join(choices)}")
+
+
+def masked_content(name: str) -> str:
+    """A masked-content mode as spelled in MASKED_CONTENT (raises ModelError if unknown)."""
+    return canonical(name, MASKED_CONTENT, "masked content")
 
 
 def _key(name: str) -> str:
@@ -54,8 +66,8 @@ class DiffusionSettings:
     vae: str | None = None  # a separate VAE: hub id or folder (e.g. a tiny autoencoder)
     attention_slicing: bool = False  # less memory on small GPUs, a little slower
     vae_tiling: bool = False  # encode and decode in tiles: large windows on small GPUs
-    scheduler: str = "Euler a"
-    masked_content: str = "fill"
+    scheduler: str = CHOICES["scheduler"].default
+    masked_content: str = CHOICES["masked_content"].default
     soft_mask: int = SOFT_MASK
 
     def __post_init__(self) -> None:
@@ -65,7 +77,7 @@ class DiffusionSettings:
         set_(self, "device", canonical(self.device, DEVICES, "device"))
         set_(self, "dtype", canonical(self.dtype, DTYPES, "dtype"))
         set_(self, "scheduler", canonical(self.scheduler, SCHEDULERS, "scheduler"))
-        set_(self, "masked_content", canonical(self.masked_content, MASKED_CONTENT, "masked content"))
+        set_(self, "masked_content", masked_content(self.masked_content))
         if not isinstance(self.soft_mask, int) or not 0 <= self.soft_mask <= 128:
             raise ModelError(f"soft mask must be 0 to 128 px, got {self.soft_mask!r}")
 
