@@ -88,6 +88,13 @@ class PainterProfile:
         return dict(self.settings)
 
 
+def profile_of(pool: "PainterPool", name: str) -> Any:
+    """The painter of `pool` (served as `name`) as records and the server read it: the
+    pool's `profile` when it brings one (every pool here does; a RayPool may), else what
+    its describe() says, with no options of its own and the default window."""
+    return getattr(pool, "profile", None) or PainterProfile(name=name, settings=pool.describe())
+
+
 class PainterPool(Protocol):
     size: int  # windows it paints at once
 
@@ -443,5 +450,5 @@ def _serve_process(conn: Any, cancel_event: Any, name: str, options: dict[str, A
 
 __all__ = [
     "InlinePool", "PainterDied", "PainterPool", "PainterProfile", "PainterTimeout", "PoolClosed", "ProcessPool",
-    "THREAD_VARS", "ThreadPool", "WindowTask", "open_pool",
+    "THREAD_VARS", "ThreadPool", "WindowTask", "open_pool", "profile_of",
 ]
