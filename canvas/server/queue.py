@@ -164,11 +164,6 @@ class JobQueue:
         for pool in self.pools.values():
             pool.close()
 
-    @property
-    def size(self) -> int:
-        """Windows the default painter paints at once."""
-        return self.pools[self.default].size
-
     def new_id(self) -> str:
         return f"j{next(self._ids)}"
 
