@@ -44,7 +44,7 @@ def replay(known, target, area, plan, *, window=512, min_side=512, context=0.25)
         have = int(np.count_nonzero(given_context[sl] | painted[sl]))
         assert win.context == pytest.approx(have / r.area, abs=1e-12), (k, r)
         assert win.context_ok == (have / r.area >= context - 1e-9), (k, r)
-        earlier = tuple(e for e in range(k) if plan[e].rect.intersects(r))
+        earlier = tuple(e for e in range(k) if plan[e].rect.intersects(r.grow(1)))
         assert win.after == earlier, (k, r)
         painted[sl] |= target[sl]
     assert np.array_equal(painted, target), "some target pixel is not covered"
@@ -71,11 +71,12 @@ def test_t1_one_window_beside_the_image():
     assert plan[0].context == 0.5
 
 
-def test_t2_grows_on_all_sides_in_four_independent_windows():
+def test_t2_grows_on_all_sides_in_four_touching_windows():
     plan, *_ = bench_task("T2 +256 all sides")
     assert len(plan) == 4
-    assert all(w.context_ok and w.after == () for w in plan)
-    assert critical_path(plan) == 1
+    # The four quadrants touch: each reads the ring its neighbours paint, so they chain.
+    assert all(w.context_ok and w.after == tuple(range(k)) for k, w in enumerate(plan))
+    assert critical_path(plan) == 4
 
 
 @pytest.mark.parametrize("name", ["T3 +1024 down", "T4 to 2048 square"])
@@ -206,6 +207,23 @@ def test_critical_path_follows_after():
     assert critical_path(chain) == 3
     fan = [Window(r, (), 1, 0.5), Window(r, (), 1, 0.5), Window(r, (0, 1), 1, 0.5)]
     assert critical_path(fan) == 2
+
+
+def test_windows_that_only_touch_depend_on_each_other():
+    # Two holes side by side: each window reads the one-pixel ring of known-ness around it,
+    # so the second window must wait for the first even though their rects do not overlap.
+    area = Rect(0, 0, 2048, 1024)
+    known = np.ones((area.h, area.w), bool)
+    target = np.zeros_like(known)
+    target[300:700, 100:1000] = True
+    target[300:700, 1100:1900] = True
+    known &= ~target
+    plan = plan_windows(known, target, area)
+    touching = [(a, b) for b in range(len(plan)) for a in range(b)
+                if not plan[a].rect.intersects(plan[b].rect) and plan[a].rect.intersects(plan[b].rect.grow(1))]
+    assert touching, [w.rect for w in plan]
+    for a, b in touching:
+        assert a in plan[b].after
 
 
 boxes = st.tuples(

@@ -29,8 +29,11 @@ The rules a plan follows:
   paint something is taken, ties broken as above, and flagged ``context_ok=False``. With
   nothing known at all, that is the top-left window that paints the most. Planning never
   fails for lack of context; it raises ``ValueError`` only on bad arguments.
-- ``after`` lists the earlier windows whose rects intersect the window's: windows with
-  disjoint rects do not depend on each other and may be painted in parallel.
+- ``after`` lists the earlier windows whose rects intersect or touch the window's (meet
+  its rect grown by one pixel): a window reads the known map of the one-pixel ring around
+  it (its masks blend towards known neighbours), so an earlier window that only touches it
+  still changes what it paints. Windows farther apart do not depend on each other and may
+  be painted in parallel, in any order, with the same result.
 
 Greedy choice is short-sighted: growing a small image a lot, it leaves slivers that cost
 extra windows. So a few variants of the greedy plan are built, and the plan with the
@@ -67,7 +70,7 @@ class Window:
     """One generation window, at the plan's level, in absolute canvas coordinates."""
 
     rect: Rect
-    after: tuple[int, ...]  # earlier windows whose rect intersects this one: paint them first
+    after: tuple[int, ...]  # earlier windows whose rect meets this one's grown by 1 px: paint them first
     new_px: int  # target pixels this window paints
     context: float  # fraction of its area known or painted when it is painted
     context_ok: bool = True  # False: best effort, ``context`` is below the plan's minimum
@@ -163,7 +166,8 @@ def _plan(
             continue
         i, j, h, w, ctx_px = pick
         rect = cells.window_rect(i, j, h, w)
-        after = tuple(k for k, prev in enumerate(plan) if prev.rect.intersects(rect))
+        reads = rect.grow(1)  # the window and the ring whose known-ness its masks see
+        after = tuple(k for k, prev in enumerate(plan) if prev.rect.intersects(reads))
         new = paint.paint(i, j, h, w)
         assert new > 0, "the tables were out of step: the plan would never end"
         ok = ctx_px >= _need(context, rect.area)

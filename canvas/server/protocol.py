@@ -29,7 +29,8 @@ from canvas.store import Store
 from tiler.rect import Rect
 
 # 2: `segment` and `welcome.segmenter`. 3: pushed tiles come as one `tiles` frame per change
-# (not a `tile` frame each); a `subscribe` may ask for the pixels of tiles it lacks (`send`).
+# (not a `tile` frame each); a `subscribe` may ask for the pixels of tiles it lacks (`send`);
+# `welcome.painter_pools`, windows and jobs painted at once.
 VERSION = 3
 TILE = Store.TILE
 COMMANDS = ("subscribe", "outpaint", "expand", "inpaint", "zoomout", "grow", "video", "cancel", "undo", "redo", "accept",
