@@ -37,6 +37,11 @@ export class App {
     this.view = new View(this.canvas);
     this.layer = new TileLayer((level, tx, ty) => `/api/canvases/${encodeURIComponent(name)}/tiles/${level}/${tx}/${ty}.${TILE_FORMAT}`);
     this.conn = new Connection(`/ws/${encodeURIComponent(name)}`);
+    // Connect first: the handshake and the welcome travel while the rest of the page is
+    // built (no message is handled before this constructor returns). Until the first
+    // subscribe is answered no tile is fetched blind: most are empty or come with it.
+    this.layer.hold();
+    this.conn.open();
     this.panel = new Panel($("settings"), "boundless.settings");
     this.frame = new Frame($("overlay"), this.view);
     this.brush = new Brush(this.frame, this.view);
@@ -60,8 +65,7 @@ export class App {
     this.listen();
     this.bindControls();
     new ResizeObserver(() => this.view.resize()).observe(this.canvas);
-    this.layer.hold();  // the first subscribe lists (and, on this machine, carries) the tiles
-    this.conn.open();
+    this.showStatus(this.conn.state);  // "connecting" was said before anyone listened
   }
 
   key(what) { return `boundless.${this.name}.${what}`; }
