@@ -119,11 +119,12 @@ class RayPool(_QueuedPool):
 
     def __init__(self, name: str, options: Mapping[str, Any] | None = None, size: int = 2,
                  address: str = "auto", *, num_cpus: float = 1, num_gpus: float | None = None,
-                 threads: int | None = 1, retries: int = 2) -> None:
+                 threads: int | None = 1, retries: int = 2, start_timeout: float = 600) -> None:
         if size < 1:
             raise ValueError(f"painters must be at least 1, got {size}")
         ray = self._ray = import_ray()
         self.name, self.options, self.address, self.retries = name, dict(options or {}), address, retries
+        self.start_timeout = start_timeout  # s an actor may take to be placed and build its painter
         self._owns_ray = not ray.is_initialized()
         if self._owns_ray:
             ray.init(address=address, log_to_driver=False)
@@ -151,7 +152,12 @@ class RayPool(_QueuedPool):
         return _actor_class(self._ray).options(**self._actor_options).remote(self.name, self.options)
 
     def _ready(self, actor: Any) -> dict[str, Any]:
-        kind, value = self._ray.get(actor.ready.remote())
+        try:
+            kind, value = self._ray.get(actor.ready.remote(), timeout=self.start_timeout)
+        except self._ray.exceptions.GetTimeoutError:
+            self._kill(actor)
+            raise NoRoom(f"a painter actor did not start in {self.start_timeout:g} s: the cluster has no room "
+                         f"for it, or its painter is still loading (join more machines with `boundless worker`)") from None
         if kind == "error":
             raise value
         return value
@@ -160,12 +166,15 @@ class RayPool(_QueuedPool):
         for attempt in range(self.retries + 1):
             try:
                 return self._paint_on(self.actors[slot], task)
-            except PainterDied:
+            except PainterDied as died:
                 # Painted again, from the same pixels, on a new actor: nothing of the dead
                 # one's work reaches the caller.
                 if attempt == self.retries:
                     raise
-                self._replace(slot)
+                try:
+                    self._replace(slot)
+                except NoRoom as exc:
+                    raise PainterDied(f"{died}; no replacement: {exc}") from exc
         raise AssertionError("unreachable")
 
     def _paint_on(self, actor: Any, task: WindowTask) -> PaintedWindow:
