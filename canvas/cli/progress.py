@@ -21,19 +21,22 @@ class ProgressBar:
         self.started = time.monotonic()
         self.windows = 0
         self.done = 0.0
+        self.committed = 0  # windows of this stage committed (in any order: painters work in parallel)
 
     def __call__(self, event: JobEvent) -> None:
         if not self.enabled:
             return
         if isinstance(event, JobPlanned):
             self.windows = len(event.windows)
+            self.committed, self.done = 0, 0.0
             stage = f"stage {event.stage + 1} of {event.stages} (level {event.level}): " if event.stages > 1 else ""
             self._write(f"{stage}painting {self.windows} window{'s' if self.windows != 1 else ''}", final=True)
         elif isinstance(event, WindowProgress) and self.tty:
-            self.done = event.window + event.step / max(1, event.steps)
+            self.done = max(self.done, self.committed + event.step / max(1, event.steps))
             self._draw()
         elif isinstance(event, WindowCommitted):
-            self.done = event.window + 1
+            self.committed += 1
+            self.done = self.committed
             self._draw(final=not self.tty or self.done >= self.windows)
 
     def _draw(self, final: bool = False) -> None:

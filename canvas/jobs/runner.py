@@ -1,25 +1,40 @@
-"""Run a job from start to end: plan the windows, paint them in order, commit each.
+"""Run a job from start to end: plan the windows, paint them, commit each.
 
 One path for every request (DESIGN.md): the target decides what to paint; planning,
 masking, painting, compositing and committing are the same for all of them. Every window
 is one store transaction, so a crash or a cancel leaves only whole windows, and the job
 as a whole is one revision that undo steps over.
 
+Windows are painted on a pool (canvas/jobs/pool.py): every window whose dependencies
+(`Window.after`: the earlier windows it touches) are committed is handed to it at once,
+up to its size, lowest plan index first. The runner's thread alone reads the store,
+commits, chooses candidates and emits events. A window reads the canvas when it is
+handed out, and nothing it reads changes until it commits (its neighbours wait for it),
+so the pixels are those of the sequential order whatever the pool's size, and the seeds
+are numbered by plan index. Without a pool the painter paints in this thread: one
+window after the other, as always.
+
     result = run_job(store, create_painter("patchmatch"), JobSpec(Expand(down=512)))
+    result = run_job(store, None, JobSpec(Expand(left=512, right=512)), pool=pool)
 """
 
 from __future__ import annotations
 
+import heapq
+import queue
+import threading
 import time
+from concurrent.futures import Future, wait
 from dataclasses import dataclass, replace
 from typing import Any, Callable, Sequence
 
 import numpy as np
 
 from canvas.jobs.events import EventCallback, JobPlanned, WindowCommitted, WindowProgress
+from canvas.jobs.pool import InlinePool, PainterPool, WindowTask
 from canvas.jobs.spec import JobError, JobSpec
 from canvas.jobs.target import TargetPixels, resolve_target
-from canvas.jobs.window import PaintedWindow, WindowPixels, paint_window
+from canvas.jobs.window import PaintedWindow, WindowPixels
 from canvas.painters.base import CancelToken, Cancelled, PaintProgress, Painter
 from canvas.store import Store
 from tiler.planner import Window, plan_windows
@@ -28,6 +43,7 @@ from tiler.rect import Rect
 # Chooses which candidate to commit; may block (the server waits for a user's pick) and
 # returns None to discard the window, which ends the job.
 SelectCandidate = Callable[[int, Window, PaintedWindow], "int | None"]
+_CANCEL_POLL = 0.1  # s between looks at the cancel token while windows paint elsewhere
 
 
 @dataclass
@@ -41,20 +57,21 @@ class JobResult:
 
 def run_job(
     store: Store,
-    painter: Painter,
+    painter: Painter | None,
     spec: JobSpec,
     *,
     on_event: EventCallback | None = None,
     cancel: CancelToken | None = None,
     select: SelectCandidate | None = None,
+    pool: PainterPool | None = None,
 ) -> JobResult:
     """Plan and paint `spec` on `store`. Bad input raises JobError before anything is written."""
-    return run_steps(store, painter, [spec], on_event=on_event, cancel=cancel, select=select)
+    return run_steps(store, painter, [spec], on_event=on_event, cancel=cancel, select=select, pool=pool)
 
 
 def run_steps(
     store: Store,
-    painter: Painter,
+    painter: Painter | None,
     steps: Sequence[JobSpec],
     *,
     kind: str | None = None,
@@ -62,6 +79,7 @@ def run_steps(
     on_event: EventCallback | None = None,
     cancel: CancelToken | None = None,
     select: SelectCandidate | None = None,
+    pool: PainterPool | None = None,
 ) -> JobResult:
     """Paint several specs one after another as one job: one revision, one undo step.
 
@@ -70,19 +88,27 @@ def run_steps(
     widening it). `kind` and `params` name the whole job in the history; by default they
     are the first step's. The first step is planned before anything is written, so bad
     input raises JobError with the canvas untouched.
+
+    `pool` paints the windows (several at once when it is larger than one); without one,
+    `painter` paints them here. With a pool, `painter` may be None: the record then
+    describes the pool's painter.
     """
     if not steps:
         raise JobError("a job needs at least one step")
+    if pool is None:
+        if painter is None:
+            raise ValueError("run a job with a painter or a pool")
+        pool = InlinePool(painter)
     started = time.perf_counter()
     emit = on_event or (lambda event: None)
     cancel = cancel or CancelToken()
     first = _plan(store, steps[0])
     if params is None:
-        params = recorded_params(steps[0], painter)
+        params = recorded_params(steps[0], painter if painter is not None else getattr(pool, "profile", pool))
     info = {"plan": [list(w.rect.as_tuple()) for w in first[1]], "level": steps[0].level}
     rev = store.begin_revision(kind or type(steps[0].target).__name__.lower(), params, info)
 
-    done = 0
+    job = _Painting(store, pool, rev, emit, cancel, select)
     status = "done"
     windows: list[Window] = []
     plans: list[dict[str, Any]] = []
@@ -92,25 +118,19 @@ def run_steps(
             windows += plan
             plans.append({"level": spec.level, "plan": [list(w.rect.as_tuple()) for w in plan]})
             emit(JobPlanned(rev=rev, windows=[w.rect for w in plan], level=spec.level, stage=number, stages=len(steps)))
-            before = done
-            for index in range(len(plan)):
-                cancel.raise_if_cancelled()
-                if not _paint_and_commit(store, painter, spec, pixels, plan, index, rev, emit, cancel, select, before):
-                    status = "cancelled"
-                    break
-                done += 1
-            if status != "done":
+            if not job.paint_stage(spec, pixels, plan):
+                status = "cancelled"
                 break
     except Cancelled:
         status = "cancelled"
     except BaseException as exc:
         # Ctrl+C cancels; anything else fails the job. Committed windows stay either way.
         failed = isinstance(exc, Exception)
-        store.finish_revision(rev, "failed" if failed else "cancelled", windows=done, error=str(exc) or type(exc).__name__,
+        store.finish_revision(rev, "failed" if failed else "cancelled", windows=job.done, error=str(exc) or type(exc).__name__,
                               **_steps_info(plans))
         raise
-    store.finish_revision(rev, status, windows=done, **_steps_info(plans))
-    return JobResult(rev, status, done, windows, time.perf_counter() - started)
+    store.finish_revision(rev, status, windows=job.done, **_steps_info(plans))
+    return JobResult(rev, status, job.done, windows, time.perf_counter() - started)
 
 
 def _plan(store: Store, spec: JobSpec) -> tuple[TargetPixels, list[Window]]:
@@ -124,46 +144,125 @@ def _steps_info(plans: list[dict[str, Any]]) -> dict[str, Any]:
     return {"steps": plans} if len(plans) > 1 else {}
 
 
-def _paint_and_commit(
-    store: Store,
-    painter: Painter,
-    spec: JobSpec,
-    pixels: TargetPixels,
-    plan: list[Window],
-    index: int,
-    rev: int,
-    emit: EventCallback,
-    cancel: CancelToken,
-    select: SelectCandidate | None,
-    painted_before: int,
-) -> bool:
-    window = plan[index]
-    rect = window.rect
-    local = rect.relative_to(pixels.area)
-    rgba = store.read(spec.level, rect)
-    # `known` grows and `target_left` shrinks as windows commit: what earlier windows
-    # painted is context for this one.
-    window_pixels = WindowPixels(
-        rgba=rgba,
-        known=pixels.known[local.slices].copy(),
-        fill=pixels.target_left[local.slices].copy(),
-        outside_known=_ring(pixels, rect),
-    )
-    # Numbered across the whole job, so the windows of later steps get seeds of their own.
-    request = replace(spec.request, seed=_window_seed(spec.request.seed, painted_before + index))
+class _StageToken(CancelToken):
+    """Cancelled with the job, or when the runner stops a stage itself (a window failed,
+    a pick was discarded): the windows still painting stop at their next check."""
 
-    def progress(p: PaintProgress) -> None:
-        emit(WindowProgress(index, len(plan), rect, p.step, p.steps, p.preview))
+    def __init__(self, job: CancelToken) -> None:
+        super().__init__()
+        self._job = job
 
-    painted = paint_window(window_pixels, painter, request, spec.tiler, progress, cancel)
-    choice = 0 if select is None else select(index, window, painted)
-    if choice is None:
-        return False
-    store.commit(rev, spec.level, rect, painted.candidates[choice], painted.changed)
-    pixels.target_left[local.slices] &= ~window_pixels.fill
-    pixels.known[local.slices] |= window_pixels.fill
-    emit(WindowCommitted(index, len(plan), rect, spec.level, rev))
-    return True
+    @property
+    def cancelled(self) -> bool:
+        return self._event.is_set() or self._job.cancelled
+
+    def raise_if_cancelled(self) -> None:
+        if self.cancelled:
+            raise Cancelled()
+
+
+class _Painting:
+    """One job's windows on its pool: which may start, what is painting, what is committed."""
+
+    def __init__(self, store: Store, pool: PainterPool, rev: int, emit: EventCallback, cancel: CancelToken,
+                 select: SelectCandidate | None) -> None:
+        self.store, self.pool, self.rev, self.emit, self.cancel, self.select = store, pool, rev, emit, cancel, select
+        self.done = 0  # windows committed, all stages together
+
+    def paint_stage(self, spec: JobSpec, pixels: TargetPixels, plan: list[Window]) -> bool:
+        """Paint and commit every window of `plan`; False when a pick discarded one (the
+        job ends there). Raises Cancelled, or what a window's painting raised, after the
+        windows still painting have stopped: nothing of theirs is committed."""
+        before = self.done  # seeds are numbered across the whole job, by plan index
+        waiting = [len(w.after) for w in plan]  # dependencies not committed yet
+        dependents: list[list[int]] = [[] for _ in plan]
+        for index, window in enumerate(plan):
+            for earlier in window.after:
+                dependents[earlier].append(index)
+        ready = [index for index, count in enumerate(waiting) if count == 0]
+        heapq.heapify(ready)
+        # Progress reports and finished windows, from the pool's threads to this one.
+        inbox: queue.SimpleQueue[tuple[int, PaintProgress | None]] = queue.SimpleQueue()
+        here = threading.get_ident()
+        stop = _StageToken(self.cancel)
+        painting: dict[int, Future[PaintedWindow]] = {}
+        fills: dict[int, np.ndarray] = {}  # what each window paints, as it was handed out
+        committed = 0
+        try:
+            while committed < len(plan):
+                while ready and len(painting) < self.pool.size:
+                    self.cancel.raise_if_cancelled()
+                    index = heapq.heappop(ready)
+                    task = self._task(spec, pixels, plan, index, before, inbox, here, stop)
+                    future = self.pool.submit(task)
+                    painting[index], fills[index] = future, task.pixels.fill
+                    future.add_done_callback(lambda _, index=index: inbox.put((index, None)))
+                index, report = self._next(inbox)
+                if report is not None:
+                    if index in painting:
+                        self.emit(WindowProgress(index, len(plan), plan[index].rect, report.step, report.steps, report.preview))
+                    continue
+                painted = painting.pop(index).result()
+                self.cancel.raise_if_cancelled()
+                if not self._commit(spec, pixels, plan[index], index, len(plan), painted, fills.pop(index)):
+                    return False
+                committed += 1
+                for later in dependents[index]:
+                    waiting[later] -= 1
+                    if waiting[later] == 0:
+                        heapq.heappush(ready, later)
+            return True
+        finally:
+            if painting:  # a window failed or the job ends early: stop the others, drop them
+                stop.cancel()
+                for future in painting.values():
+                    future.cancel()
+                wait(painting.values())
+
+    def _task(self, spec: JobSpec, pixels: TargetPixels, plan: list[Window], index: int, before: int,
+              inbox: "queue.SimpleQueue[tuple[int, PaintProgress | None]]", here: int, stop: CancelToken) -> WindowTask:
+        rect = plan[index].rect
+        local = rect.relative_to(pixels.area)
+        # `known` grows and `target_left` shrinks as windows commit: what earlier windows
+        # painted is context for this one.
+        window_pixels = WindowPixels(
+            rgba=self.store.read(spec.level, rect),
+            known=pixels.known[local.slices].copy(),
+            fill=pixels.target_left[local.slices].copy(),
+            outside_known=_ring(pixels, rect),
+        )
+        request = replace(spec.request, seed=_window_seed(spec.request.seed, before + index))
+
+        def progress(report: PaintProgress) -> None:
+            if threading.get_ident() == here:  # painted in this thread: tell it now
+                self.emit(WindowProgress(index, len(plan), rect, report.step, report.steps, report.preview))
+            else:
+                inbox.put((index, report))
+
+        return WindowTask(window_pixels, request, spec.tiler, progress, stop)
+
+    def _next(self, inbox: "queue.SimpleQueue[tuple[int, PaintProgress | None]]") -> tuple[int, PaintProgress | None]:
+        """The next report or finished window; raises Cancelled as soon as the job is
+        cancelled (its windows may still wait for a painter another job holds)."""
+        while True:
+            try:
+                return inbox.get(timeout=_CANCEL_POLL)
+            except queue.Empty:
+                self.cancel.raise_if_cancelled()
+
+    def _commit(self, spec: JobSpec, pixels: TargetPixels, window: Window, index: int, windows: int,
+                painted: PaintedWindow, fill: np.ndarray) -> bool:
+        choice = 0 if self.select is None else self.select(index, window, painted)
+        if choice is None:
+            return False
+        rect = window.rect
+        local = rect.relative_to(pixels.area)
+        self.store.commit(self.rev, spec.level, rect, painted.candidates[choice], painted.changed)
+        pixels.target_left[local.slices] &= ~fill
+        pixels.known[local.slices] |= fill
+        self.done += 1
+        self.emit(WindowCommitted(index, windows, rect, spec.level, self.rev))
+        return True
 
 
 def _ring(pixels: TargetPixels, rect: Rect) -> np.ndarray:

@@ -21,6 +21,7 @@ plus a little seeded noise, so the canvas still grows (plainly) instead of faili
 from __future__ import annotations
 
 import logging
+import threading
 from typing import Any
 
 import numpy as np
@@ -37,6 +38,10 @@ PATCH_SIZE = 3
 # structure of its own again and the seam comes back (chelsea: 1.2 -> 2.2).
 SEAM_STRIP = 16  # px (L1) of the fill next to the known pixels that the seam pass repaints
 SEAM_TRIES = 3
+# The native library's random state is global to the process: two threads painting at
+# once (a pool of in-process painters) would draw from it in turn and paint differently
+# each run. One call at a time per process; processes (ProcessPool) paint in parallel.
+_NATIVE = threading.Lock()
 
 
 class PatchMatchPainter:
@@ -114,9 +119,10 @@ def _patch_match(image: np.ndarray, hole: np.ndarray, ignore: np.ndarray | None,
     from patchmatch import patch_match
 
     # The native seed is global state of the library: set it right before each call so
-    # equal inputs give equal pixels, whatever ran before.
-    patch_match.set_random_seed(seed)
-    return patch_match.inpaint(image, hole.view(np.uint8), global_mask=ignore, patch_size=patch_size)
+    # equal inputs give equal pixels, whatever ran before (or beside, in another thread).
+    with _NATIVE:
+        patch_match.set_random_seed(seed)
+        return patch_match.inpaint(image, hole.view(np.uint8), global_mask=ignore, patch_size=patch_size)
 
 
 def _plain_fill(image: np.ndarray, mask: np.ndarray, seed: int) -> np.ndarray:

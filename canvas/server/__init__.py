@@ -3,8 +3,8 @@ client per canvas for commands and events (docs/protocol.md).
 
 Modules: `app` (create_app), `state` (config and what a server holds), `canvases` (the
 data folder), `routes` (HTTP), `session` (a websocket), `commands` (what each command
-does), `protocol` (frames and validation), `messages` (outgoing shapes), `queue` (the
-painter worker), `watchdog` (a time limit on each window), `broadcast` (every viewer sees
+does), `protocol` (frames and validation), `messages` (outgoing shapes), `queue` (jobs
+taking turns on the painter pools), `broadcast` (every viewer sees
 every change), `security` (Origin, Host, token), `limits`, `errors`.
 """
 

@@ -10,7 +10,7 @@ when it ends: a killed server reports it `interrupted` on the next start instead
 losing it (canvas/store/jobs.py). Clients take turns: the next job is the oldest one of
 the client whose last job started longest ago, so a client with four jobs queued does
 not hold back one with a single job. A window that fails or hangs fails its job with
-the reason (`watchdog.py`); the worker goes on with the next.
+the reason (`canvas/jobs/watchdog.py`); the worker goes on with the next.
 
     queue = JobQueue(canvases, {"patchmatch": painter}, on_event=broadcaster.job_event)
     queue.start(asyncio.get_running_loop())
@@ -35,7 +35,7 @@ from canvas.server import limits
 from canvas.server.canvases import Canvases
 from canvas.server.errors import ApiError, conflict, storage
 from canvas.server.growth import Stages
-from canvas.server.watchdog import PainterTimeout, TimedPainter
+from canvas.jobs.watchdog import PainterTimeout, TimedPainter
 from canvas.store import StoreError
 from tiler.rect import Rect
 
