@@ -167,6 +167,39 @@ def test_an_actor_killed_mid_window_has_the_window_painted_again_on_a_new_actor(
     assert steps[-2:] == [1, 2] and len(steps) >= 3  # painted again from the start
 
 
+def test_a_window_over_the_time_limit_fails_and_a_fresh_actor_paints_the_next(lone_pool):
+    from canvas.jobs.watchdog import PainterTimeout
+
+    lone_pool.timeout = 0.05
+    try:
+        with pytest.raises(PainterTimeout):
+            lone_pool.submit(task(window(256), seed=1, candidates=2)).result(timeout=300)
+    finally:
+        lone_pool.timeout = None
+    assert lone_pool.actors[0] is None  # killed: it might never have returned
+    assert len(lone_pool.submit(task(window(256), seed=1)).result(timeout=300).candidates) == 1
+
+
+def test_a_job_painted_by_ray_actors_leaves_the_canvas_the_sequential_order_leaves(patchmatch_pool):
+    from canvas.jobs import Expand, JobSpec, WindowProgress, run_job
+    from canvas.store import Store
+    from tiler.rect import Rect
+
+    spec = JobSpec(Expand(left=128, right=128), request=PaintRequest(seed=9))
+    canvases = []
+    for pool in (None, patchmatch_pool):
+        events: list = []
+        with Store.open(":memory:") as store:
+            store.import_image(photo("astronaut"), 0, 0)
+            result = run_job(store, create_painter("patchmatch") if pool is None else None, spec,
+                             on_event=events.append, pool=pool)
+            assert result.status == "done" and result.windows_done == len(result.windows) >= 2
+            canvases.append((store.read(0, Rect(-128, 0, 768, 512)), store.history()[-1].params))
+        assert any(isinstance(event, WindowProgress) for event in events)
+    (sequential, recorded), (on_ray, recorded_on_ray) = canvases
+    assert np.array_equal(on_ray, sequential) and recorded_on_ray == recorded
+
+
 def test_a_painter_that_cannot_be_built_fails_the_pool_with_its_own_error(local_ray):
     with pytest.raises(ValueError, match="patch size"):
         RayPool("patchmatch", {"patch_size": 999}, size=1, address="auto")
@@ -177,7 +210,7 @@ def test_a_painter_that_cannot_be_built_fails_the_pool_with_its_own_error(local_
 def test_more_painters_than_the_cluster_has_room_for_fail_at_once(local_ray):
     from canvas.jobs.ray_pool import NoRoom
 
-    with pytest.raises(NoRoom, match="need 64 CPUs"):
+    with pytest.raises(NoRoom, match="need 64 CPUs on the Ray cluster, it has 8"):
         RayPool("patchmatch", {}, size=64, address="auto")
     with pytest.raises(NoRoom, match="GPU"):
         RayPool("diffusion", {"model": "unused"}, size=1, address="auto", num_gpus=1)

@@ -22,9 +22,11 @@ from __future__ import annotations
 
 import itertools
 import threading
+import time
 from typing import Any, Mapping
 
-from canvas.jobs.pool import THREAD_VARS, PainterDied, WindowTask, _QueuedPool
+from canvas.jobs.pool import THREAD_VARS, PainterDied, PainterProfile, PoolClosed, WindowTask, _portable, _QueuedPool
+from canvas.jobs.watchdog import PainterTimeout
 from canvas.jobs.window import PaintedWindow, paint_window
 from canvas.painters.base import CancelToken, PaintProgress
 
@@ -65,8 +67,8 @@ class PainterActor:
 
     def ready(self) -> tuple[str, Any]:
         if self._error is not None:
-            return "error", self._error
-        return "ready", self._painter.describe()
+            return "error", _portable(self._error)
+        return "ready", PainterProfile.of(self._painter)
 
     def pid(self) -> int:
         import os
@@ -85,7 +87,7 @@ class PainterActor:
         try:
             return "done", paint_window(pixels, self._painter, request, settings, progress, token)
         except Exception as exc:
-            return "error", _picklable(exc)
+            return "error", _portable(exc)
         finally:
             self._tokens.pop(number, None)
 
@@ -98,33 +100,29 @@ class PainterActor:
         self._tokens.setdefault(number, CancelToken()).cancel()
 
 
-def _picklable(exc: Exception) -> Exception:
-    import pickle
-
-    try:
-        pickle.loads(pickle.dumps(exc))
-        return exc
-    except Exception:
-        return RuntimeError(f"{type(exc).__name__}: {exc}")
-
-
 class RayPool(_QueuedPool):
     """`size` painter actors on the Ray cluster at `address` ("auto": the one this machine
     belongs to; "local": a new one on this machine; "HOST:6379": its head). An already
     initialised Ray (a test's, a notebook's) is used as it is and left running.
 
     Each actor asks Ray for `num_cpus` CPUs and `num_gpus` GPUs; `num_gpus=None` gives a
-    diffusion painter one GPU when the cluster has any, and PatchMatch none.
+    diffusion painter one GPU when the cluster has any, and PatchMatch none. `timeout`: s a
+    window may paint; an actor over it is killed (a fresh one paints the next window) and
+    the window fails with PainterTimeout. `retries`: new actors a window may be painted
+    on after the one painting it died.
     """
 
     def __init__(self, name: str, options: Mapping[str, Any] | None = None, size: int = 2,
                  address: str = "auto", *, num_cpus: float = 1, num_gpus: float | None = None,
-                 threads: int | None = 1, retries: int = 2, start_timeout: float = 600) -> None:
-        if size < 1:
-            raise ValueError(f"painters must be at least 1, got {size}")
+                 threads: int | None = 1, retries: int = 2, timeout: float | None = None,
+                 start_timeout: float = 600) -> None:
+        if not isinstance(size, int) or size < 1:
+            raise ValueError(f"painters must be at least 1, got {size!r}")
         ray = self._ray = import_ray()
         self.name, self.options, self.address, self.retries = name, dict(options or {}), address, retries
-        self.start_timeout = start_timeout  # s an actor may take to be placed and build its painter
+        self.timeout, self.start_timeout = timeout, start_timeout  # start: placed and its painter built
+        self.restarts = 0  # actors replaced after dying mid-window
+        self._closed = False
         self._owns_ray = not ray.is_initialized()
         if self._owns_ray:
             ray.init(address=address, log_to_driver=False)
@@ -135,9 +133,9 @@ class RayPool(_QueuedPool):
         self._actor_options = {"num_cpus": num_cpus, "num_gpus": num_gpus, "runtime_env": {"env_vars": env}}
         self._numbers = itertools.count()
         self._lock = threading.Lock()
-        self.actors: list[Any] = [self._start_actor() for _ in range(size)]
+        self.actors: list[Any | None] = [self._start_actor() for _ in range(size)]
         try:
-            self._describe = self._ready(self.actors[0])  # a bad painter option fails here, typed
+            self.profile: PainterProfile = self._ready(self.actors[0])  # a bad painter option fails here, typed
             for actor in self.actors[1:]:
                 self._ready(actor)
         except BaseException:
@@ -146,12 +144,12 @@ class RayPool(_QueuedPool):
         super().__init__(size)
 
     def describe(self) -> dict[str, Any]:
-        return self._describe
+        return self.profile.describe()
 
     def _start_actor(self) -> Any:
         return _actor_class(self._ray).options(**self._actor_options).remote(self.name, self.options)
 
-    def _ready(self, actor: Any) -> dict[str, Any]:
+    def _ready(self, actor: Any) -> PainterProfile:
         try:
             kind, value = self._ray.get(actor.ready.remote(), timeout=self.start_timeout)
         except self._ray.exceptions.GetTimeoutError:
@@ -164,17 +162,27 @@ class RayPool(_QueuedPool):
 
     def _paint(self, slot: int, task: WindowTask) -> PaintedWindow:
         for attempt in range(self.retries + 1):
+            if self._closed:
+                raise PoolClosed("the painter pool closed while it painted this window")
+            actor = self.actors[slot]
+            if actor is None:  # killed after a time-out
+                actor = self._replace(slot)
             try:
-                return self._paint_on(self.actors[slot], task)
+                return self._paint_on(actor, task)
+            except PainterTimeout:
+                self._kill(actor)  # it may never return: a fresh one paints the next window
+                self.actors[slot] = None
+                raise
             except PainterDied as died:
                 # Painted again, from the same pixels, on a new actor: nothing of the dead
                 # one's work reaches the caller.
-                if attempt == self.retries:
+                if attempt == self.retries or self._closed:
                     raise
                 try:
                     self._replace(slot)
                 except NoRoom as exc:
                     raise PainterDied(f"{died}; no replacement: {exc}") from exc
+                self.restarts += 1
         raise AssertionError("unreachable")
 
     def _paint_on(self, actor: Any, task: WindowTask) -> PaintedWindow:
@@ -184,8 +192,11 @@ class RayPool(_QueuedPool):
         try:
             result = actor.paint.remote(number, task.pixels, task.request, task.settings)
             cancel_sent = False
+            deadline = None if self.timeout is None else time.monotonic() + self.timeout
             while True:
                 done, _ = ray.wait([result], timeout=_POLL)
+                if deadline is not None and not done and time.monotonic() > deadline:
+                    raise PainterTimeout("a painter actor took longer than allowed for one window")
                 if task.cancel.cancelled and not cancel_sent:
                     actor.cancel.remote(number)  # the painter stops at its next step
                     cancel_sent = True
@@ -200,21 +211,26 @@ class RayPool(_QueuedPool):
             raise value
         return value
 
-    def _replace(self, slot: int) -> None:
-        self._kill(self.actors[slot])
+    def _replace(self, slot: int) -> Any:
+        if self.actors[slot] is not None:
+            self._kill(self.actors[slot])
         actor = self._start_actor()
         self._ready(actor)
         self.actors[slot] = actor
+        return actor
 
-    def _kill(self, actor: Any) -> None:
+    def _kill(self, actor: Any | None) -> None:
+        if actor is None:
+            return
         try:
             self._ray.kill(actor, no_restart=True)
         except Exception:  # already gone with its node
             pass
 
     def close(self) -> None:
-        super().close()
-        self._stop()
+        self._closed = True
+        self._stop()  # an actor mid-window is killed: its result is of no use now
+        self._stop_dispatchers(10.0)
 
     def _stop(self) -> None:
         for actor in self.actors:
@@ -228,12 +244,14 @@ class NoRoom(RuntimeError):
 
 
 def _check_room(ray: Any, size: int, num_cpus: float, num_gpus: float) -> None:
-    """Fail now, not hang: Ray keeps an actor it cannot place waiting for ever."""
-    free = ray.available_resources()
+    """Fail now, not hang, when the cluster could never hold the painters: Ray keeps an
+    actor it cannot place waiting for ever. (Room that is only busy now is waited for, up
+    to `start_timeout`.)"""
+    total = ray.cluster_resources()
     for resource, each in (("CPU", num_cpus), ("GPU", num_gpus)):
-        if each and free.get(resource, 0) < size * each:
+        if each and total.get(resource, 0) < size * each:
             raise NoRoom(f"{size} painters need {size * each:g} {resource}s on the Ray cluster, "
-                         f"{free.get(resource, 0):g} are free (join more machines with `boundless worker`)")
+                         f"it has {total.get(resource, 0):g} (join more machines with `boundless worker`)")
 
 
 _ACTOR_CLASSES: dict[int, Any] = {}
