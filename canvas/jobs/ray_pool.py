@@ -125,7 +125,11 @@ class RayPool(_QueuedPool):
         self._closed = False
         self._owns_ray = not ray.is_initialized()
         if self._owns_ray:
-            ray.init(address=address, log_to_driver=False)
+            try:
+                ray.init(address=address, log_to_driver=False)
+            except ConnectionError as exc:
+                raise ConnectionError(f"no Ray cluster at {address!r} ({exc}); start one with `boundless worker --head`, "
+                                      f"or use 'local' for one on this machine only") from None
         if num_gpus is None:
             num_gpus = 1 if name == "diffusion" and ray.cluster_resources().get("GPU", 0) >= 1 else 0
         _check_room(ray, size, num_cpus, num_gpus)
