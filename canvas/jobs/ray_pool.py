@@ -20,6 +20,7 @@ sends back the painted candidates, nothing else. Ray is an optional extra
 
 from __future__ import annotations
 
+import functools
 import itertools
 import threading
 import time
@@ -49,7 +50,7 @@ def import_ray() -> Any:
 class PainterActor:
     """Lives in a Ray worker process: one painter, built once, painting one window at a time.
 
-    Made into a Ray actor class by `_actor_class`; `paint` runs in the default group (one
+    Made into a Ray actor class by `_actor_class()`; `paint` runs in the default group (one
     at a time), `progress` and `cancel` in the control group, beside it.
     """
 
@@ -151,7 +152,7 @@ class RayPool(_QueuedPool):
         return self.profile.describe()
 
     def _start_actor(self) -> Any:
-        return _actor_class(self._ray).options(**self._actor_options).remote(self.name, self.options)
+        return _actor_class().options(**self._actor_options).remote(self.name, self.options)
 
     def _ready(self, actor: Any) -> PainterProfile:
         try:
@@ -244,7 +245,8 @@ class RayPool(_QueuedPool):
 
 
 class NoRoom(RuntimeError):
-    """The cluster has too few free CPUs or GPUs for the painters asked for."""
+    """The cluster has too few CPUs or GPUs for the painters asked for, or found no room
+    for one in `start_timeout`."""
 
 
 def _check_room(ray: Any, size: int, num_cpus: float, num_gpus: float) -> None:
@@ -258,24 +260,18 @@ def _check_room(ray: Any, size: int, num_cpus: float, num_gpus: float) -> None:
                          f"it has {total.get(resource, 0):g} (join more machines with `boundless worker`)")
 
 
-_ACTOR_CLASSES: dict[int, Any] = {}
+@functools.cache
+def _actor_class() -> Any:
+    """PainterActor as a Ray actor class, with progress, cancel and pid in the control
+    group (made once: Ray ships a class's code to the cluster once)."""
+    ray = import_ray()
 
-
-def _actor_class(ray: Any) -> Any:
-    """PainterActor as a Ray actor class (made once: Ray ships a class's code once)."""
-    key = id(ray)
-    if key not in _ACTOR_CLASSES:
-        _ACTOR_CLASSES[key] = ray.remote(concurrency_groups={_CONTROL: 1})(_with_control_group(ray))
-    return _ACTOR_CLASSES[key]
-
-
-def _with_control_group(ray: Any) -> type:
     class _PainterActor(PainterActor):
         progress = ray.method(concurrency_group=_CONTROL)(PainterActor.progress)
         cancel = ray.method(concurrency_group=_CONTROL)(PainterActor.cancel)
         pid = ray.method(concurrency_group=_CONTROL)(PainterActor.pid)
 
-    return _PainterActor
+    return ray.remote(concurrency_groups={_CONTROL: 1})(_PainterActor)
 
 
 __all__ = ["NoRoom", "PainterActor", "RayNotInstalled", "RayPool", "import_ray"]
