@@ -225,11 +225,11 @@ def test_worker_prints_and_would_run_ray_start_with_the_machines_resources(capsy
     assert main(["worker", "--address", "10.0.0.5:6379", "--num-gpus", "2", "--num-cpus", "8", "--dry-run"]) == 0
     line = capsys.readouterr().out.strip()
     assert line.startswith("boundless worker: ") and line.endswith(
-        "ray start --block --address 10.0.0.5:6379 --num-gpus 2 --num-cpus 8")
+        "ray start --block --disable-usage-stats --address 10.0.0.5:6379 --num-gpus 2 --num-cpus 8")
     assert main(["worker", "--head", "--port", "6390", "--dry-run"]) == 0
     out = capsys.readouterr().out
-    assert "ray start --block --head --port 6390" in out and "boundless worker --address " in out
-    assert "boundless serve --ray auto" in out
+    assert "ray start --block --disable-usage-stats --head --port 6390" in out and "boundless worker --address " in out
+    assert "RAY_AUTH_MODE=token boundless serve --ray auto" in out
 
 
 @pytest.mark.parametrize("argv, message", [

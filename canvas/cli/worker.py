@@ -34,15 +34,19 @@ def worker(args: argparse.Namespace) -> int:
     command = ray_start_command(args)
     print("boundless worker: " + shlex.join(command), flush=True)
     if args.head:
-        print(f"boundless worker: other machines join with: boundless worker --address {_this_host()}:{args.port}; "
-              f"the server paints here with: boundless serve --ray auto", flush=True)
+        # Ray 2.60 starts a head with token authentication: whoever connects needs the
+        # mode set and the token (~/.ray/auth_token here; `ray get-auth-token` prints it).
+        print(f"boundless worker: the server paints here with: RAY_AUTH_MODE=token boundless serve --ray auto\n"
+              f"boundless worker: other machines join with: RAY_AUTH_MODE=token RAY_AUTH_TOKEN=<`ray get-auth-token` "
+              f"here> boundless worker --address {_this_host()}:{args.port}", flush=True)
     if args.dry_run:
         return 0
     return subprocess.call(command)
 
 
 def ray_start_command(args: argparse.Namespace) -> list[str]:
-    command = [_ray_executable(), "start", "--block"]
+    # No usage statistics sent to Ray's makers: nobody running boundless chose that.
+    command = [_ray_executable(), "start", "--block", "--disable-usage-stats"]
     command += ["--head", "--port", str(args.port)] if args.head else ["--address", args.address]
     if args.num_gpus is not None:
         command += ["--num-gpus", str(args.num_gpus)]

@@ -129,6 +129,9 @@ class RayPool(_QueuedPool):
             try:
                 ray.init(address=address, log_to_driver=False)
             except ConnectionError as exc:
+                if isinstance(exc.__cause__, ray.exceptions.AuthenticationError):
+                    raise ConnectionError(f"the Ray cluster at {address!r} wants its token: set RAY_AUTH_MODE=token, "
+                                          f"and RAY_AUTH_TOKEN unless ~/.ray/auth_token holds it") from None
                 raise ConnectionError(f"no Ray cluster at {address!r} ({exc}); start one with `boundless worker --head`, "
                                       f"or use 'local' for one on this machine only") from None
         if num_gpus is None:
