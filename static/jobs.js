@@ -62,7 +62,7 @@ export class Jobs {
     });
     c.on("job.started", (m) => {
       const job = this.ensure(m.job);
-      Object.assign(job, { state: "running", windows: m.windows.length, level: m.level, window: 0,
+      Object.assign(job, { state: "running", windows: m.windows.length, level: m.level, window: 0, committed: 0,
         stage: m.stage || 0, stages: m.stages || 1 });
       this.current = m.job;
       this.render();
@@ -81,6 +81,9 @@ export class Jobs {
       this.onchange();
     });
     c.on("window.committed", (m) => {
+      // Windows may commit out of plan order (several paint at once): count them.
+      const job = this.jobs.get(m.job);
+      if (job) job.committed = (job.committed || 0) + 1;
       if (this.preview && this.preview.job === m.job && this.preview.window === m.window) this.preview = null;
       if (this.candidates && this.candidates.job === m.job) this.candidates = null;
       this.render();
@@ -159,9 +162,10 @@ export class Jobs {
       } else {
         text = `Painting ${job.kind}`;
         const windows = job.windows || 1, stages = job.stages || 1, stage = job.stage || 0;
-        detail = (stages > 1 ? `stage ${stage + 1} of ${stages} · ` : "") + `window ${job.window + 1} of ${windows}` +
+        const done = Math.min(job.committed || 0, windows - 1);
+        detail = (stages > 1 ? `stage ${stage + 1} of ${stages} · ` : "") + `window ${done + 1} of ${windows}` +
           (job.steps ? ` · step ${job.step}/${job.steps}` : "");
-        fraction = (stage + (job.window + (job.steps ? job.step / job.steps : 0)) / windows) / stages;
+        fraction = (stage + (done + (job.steps ? job.step / job.steps : 0)) / windows) / stages;
       }
       if (this.jobs.size > 1) detail += ` · ${this.jobs.size - 1} more queued`;
       this.$("job-text").textContent = text;

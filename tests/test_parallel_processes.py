@@ -12,9 +12,10 @@ import numpy as np
 import pytest
 from pictures import photo
 
-from canvas.jobs import Expand, JobSpec, WindowProgress, run_job
-from canvas.jobs.pool import ProcessPool, open_pool
-from canvas.painters import PaintRequest, create_painter
+from canvas.jobs import Expand, JobSpec, TilerSettings, WindowProgress, run_job
+from canvas.jobs.pool import PainterTimeout, ProcessPool, WindowTask, open_pool
+from canvas.jobs.window import WindowPixels
+from canvas.painters import CancelToken, Cancelled, PaintRequest, create_painter
 from canvas.store import Store
 from tiler.rect import Rect
 
@@ -90,3 +91,43 @@ def test_a_painter_process_killed_mid_window_is_replaced_and_the_window_painted_
     finally:
         pool.close()
     assert _gone(pids + killed)
+
+
+def test_a_window_over_the_time_limit_kills_its_process_and_fails_the_job_alone(sequential):
+    pool = ProcessPool("patchmatch", {}, size=1, timeout=0.01)  # no PatchMatch window is that fast
+    try:
+        [first] = pool.pids()
+        with _wide_canvas() as store:
+            with pytest.raises(PainterTimeout):
+                run_job(store, None, SPEC, pool=pool)
+            assert store.history()[-1].status == "failed" and store.history()[-1].info["windows"] == 0
+        assert first not in pool.pids() or not _alive(first)
+        pool.timeout = None  # the next window gets a fresh process, and time enough
+        assert np.array_equal(_paint(SPEC, pool=pool), sequential)
+        assert pool.restarts == 1
+        pids = pool.pids()
+    finally:
+        pool.close()
+    assert _gone(pids + [first])
+
+
+def _alive(pid: int) -> bool:
+    return any(child.pid == pid for child in multiprocessing.active_children())
+
+
+def test_cancel_reaches_the_painter_process_between_its_steps():
+    rgba = np.zeros((512, 512, 4), np.uint8)
+    rgba[:, :256, :3], rgba[:, :256, 3] = photo("astronaut")[:, :256], 255
+    known = rgba[..., 3] == 255
+    pixels = WindowPixels(rgba=rgba, known=known, fill=~known, outside_known=np.zeros((514, 514), bool))
+    cancel = CancelToken()
+    reports = []
+
+    def progress(report):
+        reports.append(report.step)
+        cancel.cancel()  # after the first of three candidates
+
+    with ProcessPool("patchmatch", {}, size=1) as pool:
+        future = pool.submit(WindowTask(pixels, PaintRequest(candidates=3), TilerSettings(), progress, cancel))
+        assert isinstance(future.exception(timeout=120), Cancelled)
+        assert reports[0] == 1 and len(reports) < 3  # the third candidate was never painted

@@ -104,7 +104,7 @@ def test_segment_over_the_websocket(tmp_path, segmenter):
     try:
         assert server.http("POST", "/api/canvases/default/upload?x=100&y=50", png(image))[0] == 201
         client = server.socket()
-        assert client.welcome["segmenter"] is True and client.welcome["version"] == 2
+        assert client.welcome["segmenter"] is True and client.welcome["version"] == 3
         calls = encoder_calls(segmenter)
         region = {"type": "segment", "x": 100, "y": 50, "w": 512, "h": 256, "level": 0}
         answer = client.ask({**region, "points": [[300, 150]], "labels": [1]})

@@ -33,7 +33,7 @@ def pixels(server, x=-600, y=-600, w=1700, h=1700):
 def test_welcome_says_what_a_client_needs(painted):
     client = painted.socket()
     welcome = client.welcome
-    assert welcome["version"] == 2 and welcome["canvas"] == "default" and welcome["head"] == 1
+    assert welcome["version"] == 3 and welcome["canvas"] == "default" and welcome["head"] == 1
     assert welcome["bounds"] == {"x": 0, "y": 0, "w": 512, "h": 512}
     assert welcome["painters"] == ["tint"] and welcome["limits"]["frame_side"] == 4096
     assert welcome["painter_options"] == {"tint": {}} and welcome["painter_windows"] == {"tint": 512}

@@ -127,6 +127,7 @@ def build_parser() -> Parser:
     serve.add_argument("--painter", action="append", metavar="NAME",
                        help=f"a painter to offer, repeatable; the first is the jobs' default "
                             f"(one of: {', '.join(sorted(PAINTERS))}; default: patchmatch)")
+    _pool_arguments(serve, "each served painter")
     serve.add_argument("--segmenter", metavar="MODEL", help="a Segment Anything model (SAM or SAM-HQ: transformers "
                        "folder or hub id) for the client's select tool")
     serve.add_argument("--token", help="secret every request must carry (default: $BOUNDLESS_TOKEN)")
@@ -173,6 +174,7 @@ def _segment_arguments(parser: argparse.ArgumentParser) -> None:
 def _job_arguments(parser: argparse.ArgumentParser, steps_flag: str = "--steps") -> None:
     painting = parser.add_argument_group("painting")
     painting.add_argument("--painter", default="patchmatch", choices=sorted(PAINTERS), help="default: patchmatch")
+    _pool_arguments(painting, "the painter")
     painting.add_argument("--seed", type=int, default=0, help="same seed, same pixels (default 0)")
     painting.add_argument("--patch-size", type=int, default=3, help="PatchMatch patch radius (default 3)")
     painting.add_argument("--prompt", default="", help="what to paint (diffusion painters)")
@@ -191,6 +193,15 @@ def _job_arguments(parser: argparse.ArgumentParser, steps_flag: str = "--steps")
     tiling.add_argument("--feather", type=int, default=DEFAULTS.feather, help=f"px of the seam blend (default {DEFAULTS.feather})")
     tiling.add_argument("--prefill", default=DEFAULTS.prefill, choices=PREFILLS, help=f"start image of the unknown part (default {DEFAULTS.prefill})")
     tiling.add_argument("--no-colour-match", dest="colour_match", action="store_false", help="keep the painter's colours as they are")
+
+
+def _pool_arguments(parser: argparse.ArgumentParser | argparse._ArgumentGroup, what: str) -> None:
+    """How many painters paint the windows that may be painted at once (canvas/jobs/pool.py)."""
+    parser.add_argument("--painters", type=int, default=1, metavar="N",
+                        help=f"run {what} N times, in N processes (one per GPU, or per core for PatchMatch) "
+                             "or as N Ray actors with --ray; default 1, in this process")
+    parser.add_argument("--ray", metavar="ADDRESS", help="paint on a Ray cluster: its address (host:port, ray://...) "
+                        "or auto (the one this machine belongs to); needs the ray extra")
 
 
 def _model_arguments(parser: argparse.ArgumentParser) -> None:

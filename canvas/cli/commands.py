@@ -13,10 +13,11 @@ import numpy as np
 
 from canvas.cli.errors import UserError
 from canvas.cli.images import MAX_PIXELS, load_image, load_mask
-from canvas.cli.painting import painter_options
+from canvas.cli.painting import painter_options, painter_pool, uses_pool
 from canvas.cli.progress import ProgressBar, VideoBar
 from canvas.cli.segmenting import Pointing, open_segmenter, wants_segment
 from canvas.jobs import Expand, Inpaint, JobError, JobSpec, Target, TilerSettings, recorded_params, run_job, run_steps
+from canvas.jobs.pool import profile_of
 from canvas.jobs.spec import prefill_for
 from canvas.jobs.guided import GrowTo, full_body, guided_steps
 from canvas.jobs.schedule import PromptSchedule
@@ -194,33 +195,48 @@ def _run(args: argparse.Namespace, target: Target | Staged, image: np.ndarray | 
     output = _output_path(args.output) if args.output else None
     options = painter_options(args, [args.painter])  # checks the painter's names first: one line, no torch
     request, tiler = _settings(args)
-    try:
-        painter = create_painter(args.painter, **options.get(args.painter, {}))
-    except ValueError as exc:
-        raise UserError(str(exc)) from None
-    native = getattr(painter, "native_window", None)
-    if args.window is None and native:  # the size the model was trained at
-        tiler = replace(tiler, window=native)
-
-    with _canvas_for(args.canvas, image) as store:
-        progress = ProgressBar(enabled=not args.quiet)
-        if isinstance(target, tuple):
-            kind, record, make = target
-            specs = make(store, request, tiler)
-            params = {**recorded_params(specs[0], painter), **record, "target": kind}
-            result = run_steps(store, painter, specs, kind=kind, params=params, on_event=progress)
-        else:
-            result = run_job(store, painter, JobSpec(target, request=request, tiler=tiler), on_event=progress)
-        if result.status != "done":
-            raise UserError(f"the job was {result.status} after {result.windows_done} windows")
-        bounds = store.bounds(0)
-        if output:
-            store.export_png(0, bounds, output)
+    with _painting(args, options.get(args.painter, {})) as (painter, pool):
+        native = getattr(painter, "native_window", None)
+        if args.window is None and native:  # the size the model was trained at
+            tiler = replace(tiler, window=native)
+        with _canvas_for(args.canvas, image) as store:
+            progress = ProgressBar(enabled=not args.quiet)
+            if isinstance(target, tuple):
+                kind, record, make = target
+                specs = make(store, request, tiler)
+                params = {**recorded_params(specs[0], painter), **record, "target": kind}
+                result = run_steps(store, painter, specs, kind=kind, params=params, on_event=progress, pool=pool)
+            else:
+                result = run_job(store, painter, JobSpec(target, request=request, tiler=tiler), on_event=progress, pool=pool)
+            if result.status != "done":
+                raise UserError(f"the job was {result.status} after {result.windows_done} windows")
+            bounds = store.bounds(0)
+            if output:
+                store.export_png(0, bounds, output)
     where = f"{output} " if output else ""
     canvas = f", revision {result.rev} of {args.canvas}" if args.canvas else ""
     windows = len(result.windows)
     print(f"wrote {where}({bounds.w}x{bounds.h} px, {windows} window{'s' if windows != 1 else ''}, {result.seconds:.1f} s{canvas})")
     return 0
+
+
+@contextlib.contextmanager
+def _painting(args: argparse.Namespace, options: dict[str, Any]) -> Iterator[tuple[Any, Any]]:
+    """(painter, pool): the painter built here, no pool (`--painters 1`); or the pool of
+    `--painters N` processes or `--ray` actors, closed after the job, and its painter's
+    profile for the record and the native window."""
+    if not uses_pool(args):
+        try:
+            painter = create_painter(args.painter, **options)
+        except ValueError as exc:
+            raise UserError(str(exc)) from None
+        yield painter, None
+        return
+    pool = painter_pool(args, args.painter, options)
+    try:
+        yield profile_of(pool, args.painter), pool
+    finally:
+        pool.close()
 
 
 def _settings(args: argparse.Namespace) -> tuple[PaintRequest, TilerSettings]:

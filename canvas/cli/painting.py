@@ -7,7 +7,7 @@ that turn a forgotten `--painter diffusion` or `--model` into one line before an
 from __future__ import annotations
 
 import argparse
-from typing import Any, Iterable
+from typing import Any, Iterable, Mapping
 
 from canvas.cli.errors import UserError
 
@@ -44,3 +44,29 @@ def _check_diffusion(args: argparse.Namespace) -> None:
         DiffusionSettings(**{key: getattr(args, key) for key in MODEL_OPTIONS})
     except ModelError as exc:
         raise UserError(str(exc)) from None
+
+
+MAX_PAINTERS = 64
+
+
+def uses_pool(args: argparse.Namespace) -> bool:
+    """Whether the windows are painted elsewhere (`--painters N` > 1, or `--ray`), checked."""
+    if not 1 <= args.painters <= MAX_PAINTERS:
+        raise UserError(f"--painters must be between 1 and {MAX_PAINTERS}, got {args.painters}")
+    return args.painters > 1 or bool(args.ray)
+
+
+def painter_pool(args: argparse.Namespace, name: str, options: Mapping[str, Any], timeout: float | None = None) -> Any:
+    """`--painters` painters named `name` (processes, or Ray actors with `--ray`), each
+    built once with `options`; a painter that cannot be built is one line."""
+    from canvas.jobs.pool import open_pool
+    from canvas.painters.diffusion import ModelError
+
+    try:
+        return open_pool(name, options, painters=args.painters, ray=args.ray, timeout=timeout)
+    except ModuleNotFoundError as exc:
+        if args.ray:
+            raise UserError(f"--ray needs Ray (pip install 'boundless-canvas[ray]'): {exc}") from None
+        raise
+    except (ModelError, ValueError) as exc:
+        raise UserError(f"--painter {name}: {exc}") from None

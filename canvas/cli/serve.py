@@ -10,11 +10,12 @@ import argparse
 import logging
 import os
 from pathlib import Path
+from typing import Any
 
 from canvas.cli.errors import UserError
-from canvas.cli.painting import painter_options
+from canvas.cli.painting import painter_options, painter_pool, uses_pool
 from canvas.cli.segmenting import open_segmenter
-from canvas.painters import load_painters
+from canvas.painters import load_painters, painter_names
 from canvas.painters.diffusion import ModelError
 
 
@@ -37,15 +38,26 @@ def serve(args: argparse.Namespace) -> int:
     segmenter = open_segmenter(args.segmenter, args) if args.segmenter else None
     names = args.painter or ["patchmatch"]
     options = painter_options(args, names)
+    timeout = args.window_timeout or None
+    pooled = uses_pool(args)
     try:
-        # Every painter loads once, here; the first one paints jobs that name none.
-        painters = load_painters(names, options)
+        # Every painter loads once, here (or in each of its processes or actors); the
+        # first one paints jobs that name none.
+        wanted = painter_names(names)
+        painters: dict[str, Any] = {} if pooled else load_painters(wanted, options)
     except ModelError as exc:
         raise UserError(str(exc)) from None
     except ValueError as exc:
         raise UserError(f"--painter: {exc}") from None
-    app = create_app(ServerConfig(data=Path(args.data), canvas=canvas, token=token,
-                                  window_timeout=args.window_timeout or None), painters, segmenter)
+    try:
+        for name in wanted if pooled else ():
+            painters[name] = painter_pool(args, name, options.get(name, {}), timeout)
+    except BaseException:
+        for pool in painters.values():
+            pool.close()
+        raise
+    app = create_app(ServerConfig(data=Path(args.data), canvas=canvas, token=token, window_timeout=timeout),
+                     painters, segmenter)
     logging.getLogger("uvicorn.access").addFilter(RedactToken())
     host = f"[{args.host}]" if ":" in args.host else args.host
     print(f"Boundless: open http://{host}:{args.port}/" + (" (with ?token=...)" if token else ""), flush=True)

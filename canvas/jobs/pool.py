@@ -16,8 +16,15 @@ match, composite) and hands the result back; the runner alone reads and commits 
 `open_pool` picks one of them; every pool paints tasks in the order they were submitted,
 so jobs that each keep at most `size` windows in flight take turns window by window.
 
-    with open_pool("patchmatch", {}, painters=2) as pool:
+    pool = open_pool("patchmatch", {}, painters=2)
+    try:
         run_job(store, None, spec, pool=pool)
+    finally:
+        pool.close()
+
+A pool of one's own implements `PainterPool` (`size`, `describe`, `submit`, `close`) and
+may carry a `profile` (`PainterProfile`: the painter's name, settings, options and native
+window, for the server and the history; `profile_of` makes one from `describe` without).
 """
 
 from __future__ import annotations
@@ -86,6 +93,13 @@ class PainterProfile:
 
     def describe(self) -> dict[str, Any]:
         return dict(self.settings)
+
+
+def profile_of(pool: "PainterPool", name: str) -> Any:
+    """The painter of `pool` (served as `name`) as records and the server read it: the
+    pool's `profile` when it brings one (every pool here does; a RayPool may), else what
+    its describe() says, with no options of its own and the default window."""
+    return getattr(pool, "profile", None) or PainterProfile(name=name, settings=pool.describe())
 
 
 class PainterPool(Protocol):
@@ -306,6 +320,8 @@ class ProcessPool(_QueuedPool):
         worker = self._spawn()
         try:
             worker.wait_ready()
+            if self._closed:  # closed meanwhile: close() did not see this one
+                raise PoolClosed("the painter pool closed while a painter process started")
         except BaseException:
             worker.stop(kill=True)
             raise
@@ -443,5 +459,5 @@ def _serve_process(conn: Any, cancel_event: Any, name: str, options: dict[str, A
 
 __all__ = [
     "InlinePool", "PainterDied", "PainterPool", "PainterProfile", "PainterTimeout", "PoolClosed", "ProcessPool",
-    "THREAD_VARS", "ThreadPool", "WindowTask", "open_pool",
+    "THREAD_VARS", "ThreadPool", "WindowTask", "open_pool", "profile_of",
 ]

@@ -55,6 +55,17 @@ def create_painter(name: str, **options: Any) -> Painter:
     return factory(**options)
 
 
+def painter_names(names: Iterable[str]) -> list[str]:
+    """`names` without repeats, in order, each checked (ValueError names an unknown one)."""
+    wanted = list(dict.fromkeys(names))
+    if not wanted:
+        raise ValueError("no painter given")
+    for name in wanted:
+        if name not in PAINTERS:
+            raise ValueError(f"unknown painter {name!r}; choose one of: {', '.join(PAINTERS)}")
+    return wanted
+
+
 def load_painters(names: Iterable[str], options: Mapping[str, Mapping[str, Any]] | None = None) -> dict[str, Painter]:
     """One painter per name, in order, each built once (a repeated name counts once), with
     `options[name]` as its construction options (`load_painters(["diffusion"], {"diffusion": {"model": ...}})`).
@@ -62,12 +73,7 @@ def load_painters(names: Iterable[str], options: Mapping[str, Mapping[str, Any]]
     Every name is checked before any painter is built, so a typo fails fast, before a
     slow painter loads its weights. Raises ValueError naming the unknown painter.
     """
-    wanted = list(dict.fromkeys(names))
-    if not wanted:
-        raise ValueError("no painter given")
-    for name in wanted:
-        if name not in PAINTERS:
-            raise ValueError(f"unknown painter {name!r}; choose one of: {', '.join(PAINTERS)}")
+    wanted = painter_names(names)
     options = options or {}
     return {name: create_painter(name, **options.get(name, {})) for name in wanted}
 
@@ -84,5 +90,6 @@ __all__ = [
     "ProgressCallback",
     "create_painter",
     "load_painters",
+    "painter_names",
     "options_of",
 ]

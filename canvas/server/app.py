@@ -22,6 +22,7 @@ from starlette.routing import BaseRoute, Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from canvas.jobs.pool import PainterPool
 from canvas.painters import Painter
 from canvas.server import limits, routes
 from canvas.server.broadcast import ABORT
@@ -41,8 +42,10 @@ log = logging.getLogger(__name__)
 UVICORN = {"ws_max_size": limits.TRANSPORT_MAX, "ws_per_message_deflate": False}
 
 
-def create_app(config: ServerConfig, painters: Mapping[str, Painter] | Painter, segmenter: Any = None) -> Starlette:
+def create_app(config: ServerConfig, painters: Mapping[str, Painter | PainterPool] | Painter, segmenter: Any = None) -> Starlette:
     """`painters` by name, the first the default; one painter alone is served by its name.
+    A painter is an object (painting one window at a time) or a pool of them
+    (canvas.jobs.pool.open_pool: processes, Ray actors), which the server closes when it stops.
     `segmenter` (canvas.segment.load_segmenter) answers `segment` commands; None: refused."""
     if not isinstance(painters, Mapping):
         painters = {painters.name: painters}

@@ -151,8 +151,8 @@ async def _submit_stages(state: ServerState, client: Client, message: dict[str, 
 
 
 async def _move_head(state: ServerState, client: Client, which: str) -> dict[str, Any]:
-    running = state.queue.running
-    if running is not None and running.canvas == client.canvas:
+    running = state.queue.running_on(client.canvas)
+    if running is not None:
         raise conflict("job_running", f"job {running.id} is painting this canvas; {which} when it is done (or cancel it)")
     store = state.canvases.store(client.canvas)
 

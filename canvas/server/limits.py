@@ -17,6 +17,7 @@ MAX_VIEWPORT_SIDE = 8192  # px a side of a subscribed viewport, at its level
 MAX_PROMPT = 2000  # characters of a prompt or negative prompt
 MAX_QUEUED_PER_CLIENT = 4  # jobs a client may have queued or running
 MAX_QUEUED = 64  # jobs waiting in the whole server
+MAX_RUNNING_JOBS = 8  # jobs painting at once (on as many canvases), sharing the painters window by window
 MAX_UPLOAD_BYTES = 32 * 1024 * 1024  # bytes of an uploaded image file
 MAX_UPLOAD_SIDE = 8192  # px a side of an uploaded image
 MAX_UPLOAD_PIXELS = 32 * 1024 * 1024  # px of an uploaded image

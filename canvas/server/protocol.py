@@ -27,7 +27,7 @@ from canvas.segment.prompt import SegmentError, SegmentPrompt
 from canvas.server.errors import ApiError, bad, too_large
 from tiler.rect import Rect
 
-VERSION = 2  # 2: `segment` and `welcome.segmenter` (nothing of 1 changed)
+VERSION = 3  # 2: `segment` and `welcome.segmenter`; 3: `welcome.painter_pools`, windows and jobs painted at once (nothing removed)
 COMMANDS = ("subscribe", "outpaint", "expand", "inpaint", "zoomout", "grow", "video", "cancel", "undo", "redo", "accept",
             "discard", "history", "ping", "segment")
 _MISSING = object()

@@ -1,16 +1,25 @@
-"""The job queue: one painter worker thread paints every canvas's jobs, one at a time.
+"""The job queue: jobs take turns on the painter pools, window by window.
 
-Painting never runs on the event loop. The worker reports what happens by posting
-events to the loop (`loop.call_soon_threadsafe`), where the broadcaster turns them into
-messages for every client on the canvas. A job staging candidates blocks the worker
-until someone on the canvas accepts or discards (or cancels): one painter, one job.
+Each served painter has a pool (canvas/jobs/pool.py): one in-process painter by default,
+N processes with `serve --painters N`, Ray actors with `--ray`. A job runs in a thread of
+its own, at most one job per canvas (a canvas's store has one owner, and a job plans over
+what the canvas holds when it starts), up to `limits.MAX_RUNNING_JOBS` on different
+canvases at once. A running job keeps at most as many windows in flight as its pool has
+painters, and a pool paints windows in the order they were handed to it, so running jobs
+share the painters round-robin, a window at a time: a big expansion on one canvas does
+not hold back a small inpaint on another.
+
+Painting never runs on the event loop. Jobs report what happens by posting events to the
+loop (`loop.call_soon_threadsafe`), where the broadcaster turns them into messages for
+every client on the canvas. A job staging candidates waits until someone on the canvas
+accepts or discards (or cancels); jobs on other canvases paint on meanwhile.
 
 Every job is recorded in its canvas file before its submitter hears `ok`, and forgotten
 when it ends: a killed server reports it `interrupted` on the next start instead of
-losing it (canvas/store/jobs.py). Clients take turns: the next job is the oldest one of
-the client whose last job started longest ago, so a client with four jobs queued does
-not hold back one with a single job. A window that fails or hangs fails its job with
-the reason (`canvas/jobs/watchdog.py`); the worker goes on with the next.
+losing it (canvas/store/jobs.py). Clients take turns: the next job to start is the
+oldest one of the client whose last job started longest ago, so a client with four jobs
+queued does not hold back one with a single job. A window that fails or hangs fails its
+job with the reason (canvas/jobs/watchdog.py); the other jobs go on.
 
     queue = JobQueue(canvases, {"patchmatch": painter}, on_event=broadcaster.job_event)
     queue.start(asyncio.get_running_loop())
@@ -30,12 +39,13 @@ from typing import Any, Callable, Mapping
 import numpy as np
 
 from canvas.jobs import JobError, JobPlanned, JobSpec, WindowCommitted, WindowProgress, run_job, run_steps
+from canvas.jobs.pool import PainterPool, ThreadPool
+from canvas.jobs.watchdog import PainterTimeout, TimedPainter
 from canvas.painters import CancelToken, Painter
 from canvas.server import limits
 from canvas.server.canvases import Canvases
 from canvas.server.errors import ApiError, conflict, storage
 from canvas.server.growth import Stages
-from canvas.jobs.watchdog import PainterTimeout, TimedPainter
 from canvas.store import StoreError
 from tiler.rect import Rect
 
@@ -110,14 +120,19 @@ Listener = Callable[[Job, Any], None]
 
 class JobQueue:
     def __init__(self, canvases: Canvases, painters: Mapping[str, Painter], on_event: Listener,
-                 window_timeout: float | None = None) -> None:
-        """`window_timeout`: seconds one window may paint before its job fails (None: no limit)."""
+                 window_timeout: float | None = None, pools: Mapping[str, PainterPool] | None = None) -> None:
+        """`painters` by name, what jobs record of them (a `PainterProfile` for one that
+        paints elsewhere); `pools` paint them (a painter without one gets a pool of itself).
+        `window_timeout`: seconds one window may paint before its job fails (None: no limit)."""
         self.canvases = canvases
-        # Every job runs on this one worker, whatever its painter; each window within the time limit.
-        self.painters = {name: TimedPainter(painter, window_timeout) for name, painter in painters.items()}
+        self.painters = dict(painters)
+        pools = dict(pools or {})
+        # A painter object paints one window at a time, each within the time limit.
+        self.pools: dict[str, PainterPool] = {
+            name: pools.get(name) or ThreadPool([TimedPainter(painter, window_timeout)]) for name, painter in self.painters.items()}
         self.default = next(iter(self.painters))
         self.on_event = on_event
-        self.running: Job | None = None
+        self.running: list[Job] = []
         self._pending: deque[Job] = deque()
         self._turns = itertools.count()
         self._served: dict[str, int] = {}  # client -> turn its last job started at
@@ -126,23 +141,28 @@ class JobQueue:
         self._stopping = False
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
+        self._workers: set[threading.Thread] = set()  # one per running job
 
     def start(self, loop: asyncio.AbstractEventLoop) -> None:
         self._loop = loop
-        self._thread = threading.Thread(target=self._work, name="boundless-painter", daemon=True)
+        self._thread = threading.Thread(target=self._dispatch, name="boundless-jobs", daemon=True)
         self._thread.start()
 
     def stop(self, timeout: float = 10.0) -> None:
-        """Cancel what runs, drop what waits, and let the worker end."""
+        """Cancel what runs, drop what waits, let the jobs end, and close the pools."""
         with self._cond:
             self._stopping = True
-            jobs = list(self._pending) + ([self.running] if self.running else [])
+            jobs = list(self._pending) + self.running
             self._pending.clear()
             self._cond.notify_all()
         for job in jobs:
             self._cancel(job)
-        if self._thread is not None:
-            self._thread.join(timeout)
+        deadline = time.monotonic() + timeout
+        for thread in [self._thread, *list(self._workers)]:
+            if thread is not None:
+                thread.join(max(0.0, deadline - time.monotonic()))
+        for pool in self.pools.values():
+            pool.close()
 
     def new_id(self) -> str:
         return f"j{next(self._ids)}"
@@ -171,7 +191,7 @@ class JobQueue:
                 raise
             self._pending.append(job)
             position = len(self._pending)
-            self._cond.notify()
+            self._cond.notify_all()
         self.on_event(job, JobQueued(position))
 
     def _check_room(self, job: Job) -> None:
@@ -183,10 +203,15 @@ class JobQueue:
                 raise conflict("queue_full", f"the server has {limits.MAX_QUEUED} jobs waiting; try again later")
 
     def jobs(self, canvas: str | None = None) -> list[Job]:
-        """Queued and running jobs, in order, on `canvas` (or all)."""
+        """Running and queued jobs, in order, on `canvas` (or all)."""
         with self._cond:
-            jobs = ([self.running] if self.running else []) + list(self._pending)
+            jobs = self.running + list(self._pending)
         return [job for job in jobs if canvas is None or job.canvas == canvas]
+
+    def running_on(self, canvas: str) -> Job | None:
+        """The job painting `canvas` now, if any (there is at most one)."""
+        with self._cond:
+            return next((job for job in self.running if job.canvas == canvas), None)
 
     def find(self, job_id: Any, canvas: str) -> Job:
         for job in self.jobs(canvas):
@@ -218,33 +243,49 @@ class JobQueue:
         if job.staged is not None:
             job.staged.answer(None)
 
-    # -- the worker thread -----------------------------------------------------------------
+    # -- the dispatcher and the jobs' threads ------------------------------------------------
 
-    def _work(self) -> None:
+    def _dispatch(self) -> None:
+        """Start every job that may start: its canvas idle, fewer than the most running."""
         while True:
             with self._cond:
-                while not self._pending and not self._stopping:
+                job = None
+                while not self._stopping and (job := self._next()) is None:
                     self._cond.wait()
-                if self._stopping:
+                if self._stopping or job is None:
                     return
-                job = self.running = self._next()
                 job.state = "running"
-            try:
-                finished = self._execute(job)
-            except BaseException as exc:  # the worker must outlive any job
-                finished = JobFinished("failed", code="painter_failed", reason=_reason(exc))
-            with self._cond:
-                self.running = None
-            self._forget(job)
-            self._finish(job, finished)
+                self.running.append(job)
+                worker = threading.Thread(target=self._work, args=(job,), name=f"boundless-job-{job.id}", daemon=True)
+                self._workers.add(worker)
+            worker.start()
 
-    def _next(self) -> Job:
-        """The oldest job of the client whose last job started longest ago (the lock is held)."""
-        job = min(self._pending, key=lambda j: self._served.get(j.client, -1))  # min keeps queue order on ties
+    def _work(self, job: Job) -> None:
+        try:
+            finished = self._execute(job)
+        except BaseException as exc:  # the server must outlive any job
+            finished = JobFinished("failed", code="painter_failed", reason=_reason(exc))
+        with self._cond:
+            self.running.remove(job)
+            self._workers.discard(threading.current_thread())
+            self._cond.notify_all()
+        self._forget(job)
+        self._finish(job, finished)
+
+    def _next(self) -> Job | None:
+        """The oldest job of the client whose last job started longest ago, among those
+        whose canvas is idle; None when none may start now (the lock is held)."""
+        if len(self.running) >= limits.MAX_RUNNING_JOBS:
+            return None
+        busy = {job.canvas for job in self.running}
+        ready = [job for job in self._pending if job.canvas not in busy]
+        if not ready:
+            return None
+        job = min(ready, key=lambda j: self._served.get(j.client, -1))  # min keeps queue order on ties
         self._pending.remove(job)
         self._served[job.client] = next(self._turns)
         if len(self._served) > 4 * limits.MAX_QUEUED:  # forget clients with nothing waiting
-            waiting = {j.client for j in self._pending} | {job.client}
+            waiting = {j.client for j in self._pending} | {j.client for j in self.running} | {job.client}
             self._served = {client: turn for client, turn in self._served.items() if client in waiting}
         return job
 
@@ -269,8 +310,10 @@ class JobQueue:
             with store.job(job.key):  # the revision it begins names its record
                 if job.kind == "import":
                     return self._import(job, store, started)
-                painter = self.painters[job.painter or self.default]
+                name = job.painter or self.default
+                painter = self.painters[name]
                 hooks: dict[str, Any] = dict(
+                    pool=self.pools[name],
                     on_event=lambda event: self._relay(job, event),
                     cancel=job.cancel,
                     select=lambda index, window, painted: self._select(job, index, window.rect, painted.candidates),

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from canvas.jobs import TilerSettings
+from canvas.jobs.pool import PainterPool, profile_of
 from canvas.painters import Painter, options_of
 from canvas.server import limits
 from canvas.server.broadcast import Broadcaster
@@ -30,11 +31,16 @@ class ServerConfig:
 
 
 class ServerState:
-    def __init__(self, config: ServerConfig, painters: Mapping[str, Painter], segmenter: Any = None) -> None:
+    def __init__(self, config: ServerConfig, painters: Mapping[str, Painter | PainterPool], segmenter: Any = None) -> None:
+        """`painters` by name, the first paints jobs that name none: painter objects (each
+        paints one window at a time, here) or pools (`serve --painters N`, `--ray`)."""
         if not painters:
             raise ValueError("a server needs at least one painter")
         self.config = config
-        self.painters = dict(painters)  # by name; the first paints jobs that name none
+        pools = {name: given for name, given in painters.items() if _is_pool(given)}
+        # What the welcome, the options and the history read of each: a pool's painter
+        # is described by its profile (built where it paints).
+        self.painters = {name: profile_of(pools[name], name) if name in pools else given for name, given in painters.items()}
         self.segmenter = segmenter  # canvas.segment's Segmenter, or None: no `segment` command
         self.options = {name: dict(options_of(painter)) for name, painter in self.painters.items()}
         # The window each painter paints best at (a model's training size): jobs that give
@@ -43,7 +49,7 @@ class ServerState:
                         for name, painter in self.painters.items()}
         self.canvases = Canvases(config.data, config.canvas, config.cache_mb)
         self.broadcaster = Broadcaster(self.canvases)
-        self.queue = JobQueue(self.canvases, self.painters, self.broadcaster.job_event, config.window_timeout)
+        self.queue = JobQueue(self.canvases, self.painters, self.broadcaster.job_event, config.window_timeout, pools)
         self.tile_images = TileImages()
         self.decoding = asyncio.Semaphore(limits.DECODING_AT_ONCE)
         self.videos = Videos(config.data / ".videos")  # zoom videos waiting to be downloaded
@@ -65,3 +71,8 @@ class ServerState:
         self.queue.stop()
         self.videos.close()
         self.canvases.close()
+
+
+def _is_pool(given: Any) -> bool:
+    return callable(getattr(given, "submit", None)) and hasattr(given, "size")
+
