@@ -252,3 +252,22 @@ def test_worker_without_ray_installed_says_how_to_install_it():
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT,
                           env={**os.environ, "PYTHONPATH": str(ROOT)})
     assert done.returncode == 2 and "pip install 'boundless-canvas[ray]'" in done.stderr
+
+
+def test_the_cli_paints_on_ray_actors_the_pixels_it_paints_alone(local_ray, tmp_path, capsys):
+    from PIL import Image
+
+    from canvas.cli import main
+
+    source = tmp_path / "photo.png"
+    Image.fromarray(photo("astronaut")).save(source)
+    outputs = []
+    for extra in ([], ["--painters", "2", "--ray", "auto"]):  # Ray as the test started it
+        out = tmp_path / f"out{len(outputs)}.png"
+        assert main(["expand", str(source), "--right", "64", "-q", "-o", str(out), *extra]) == 0  # one window
+        outputs.append(np.asarray(Image.open(out)))
+    assert outputs[0].shape[:2] == (512, 576) and np.array_equal(*outputs)
+    assert main(["expand", str(source), "--right", "64", "--painters", "64", "--ray", "auto", "-o",
+                 str(tmp_path / "never.png")]) == 2
+    assert "64 painters need 64 CPUs on the Ray cluster" in capsys.readouterr().err
+    assert not (tmp_path / "never.png").exists()

@@ -35,7 +35,7 @@ _POLL = 0.1  # s between collections of an actor's progress while it paints
 _CONTROL = "control"  # the actor's concurrency group for progress and cancel
 
 
-class RayNotInstalled(RuntimeError):
+class RayNotInstalled(ModuleNotFoundError):
     """`--ray` was asked for but Ray is not installed."""
 
 
@@ -247,7 +247,7 @@ class RayPool(_QueuedPool):
             self._ray.shutdown()
 
 
-class NoRoom(RuntimeError):
+class NoRoom(ValueError):  # more painters than the cluster can hold: a count to change
     """The cluster has too few CPUs or GPUs for the painters asked for, or found no room
     for one in `start_timeout`."""
 
