@@ -271,3 +271,20 @@ def test_the_cli_paints_on_ray_actors_the_pixels_it_paints_alone(local_ray, tmp_
                  str(tmp_path / "never.png")]) == 2
     assert "64 painters need 64 CPUs on the Ray cluster" in capsys.readouterr().err
     assert not (tmp_path / "never.png").exists()
+
+
+def test_the_server_paints_on_ray_actors_with_its_progress_bar_moving(patchmatch_pool, tmp_path):
+    from serving import Server, png
+
+    server = Server(tmp_path / "data", painters={"patchmatch": patchmatch_pool})
+    try:
+        assert server.http("POST", "/api/canvases/default/upload?x=0&y=0", png(photo("astronaut", 512)))[0] == 201
+        client = server.socket("default")
+        assert client.welcome["painter_pools"] == {"patchmatch": 2}
+        job = client.ask({"type": "expand", "right": 128, "params": {"seed": 4}})["job"]
+        assert client.next("job.done", job=job, timeout=300)["status"] == "done"
+        assert any(m["type"] == "job.progress" and m["job"] == job for m in client.seen)
+        assert any(m["type"] == "window.committed" and m["job"] == job for m in client.seen)
+        client.close()
+    finally:
+        server.stop()
