@@ -134,6 +134,18 @@ def build_parser() -> Parser:
     serve.add_argument("--window-timeout", type=float, default=600, metavar="SECONDS",
                        help="a window painting longer fails its job with `timeout` (default 600; 0: no limit)")
     _model_arguments(serve)
+    worker = commands.add_parser(
+        "worker", help="join this machine to the Ray cluster `serve --ray` paints on",
+        description="Run `ray start --block` so this machine's CPUs and GPUs take painter actors of "
+                    "`boundless serve --ray`: --address HEAD:PORT joins a cluster, --head starts one here. "
+                    "The command is printed before it runs. A cluster with token authentication "
+                    "(RAY_AUTH_MODE=token) needs the head's token in RAY_AUTH_TOKEN.")
+    worker.add_argument("--address", metavar="HEAD:PORT", help="the head node to join (e.g. 10.0.0.5:6379)")
+    worker.add_argument("--head", action="store_true", help="start the cluster's head on this machine instead")
+    worker.add_argument("--port", type=int, default=6379, help="the head's port with --head (default 6379)")
+    worker.add_argument("--num-gpus", type=int, metavar="N", help="GPUs to offer (default: Ray detects them)")
+    worker.add_argument("--num-cpus", type=int, metavar="N", help="CPUs to offer (default: Ray detects them)")
+    worker.add_argument("--dry-run", action="store_true", help="print the command and exit")
     return parser
 
 

@@ -17,6 +17,7 @@ from canvas.cli import commands
 from canvas.cli.arguments import build_parser
 from canvas.cli.errors import UserError
 from canvas.cli.serve import serve
+from canvas.cli.worker import worker
 from canvas.jobs import JobError
 from canvas.store import StoreError
 
@@ -32,6 +33,7 @@ HANDLERS = {
     "redo": commands.redo,
     "export": commands.export,
     "serve": serve,
+    "worker": worker,
 }
 
 

@@ -14,8 +14,9 @@ BAR = 24
 class ProgressBar:
     """Redraws one line on a terminal; prints one line per window anywhere else (logs, CI)."""
 
-    def __init__(self, stream: TextIO = sys.stderr, enabled: bool = True) -> None:
-        self.stream = stream
+    def __init__(self, stream: TextIO | None = None, enabled: bool = True) -> None:
+        # sys.stderr as it is now, not as it was at import (a test's capture, closed since)
+        self.stream = stream = stream or sys.stderr
         self.enabled = enabled
         self.tty = stream.isatty()
         self.started = time.monotonic()
@@ -59,7 +60,8 @@ class ProgressBar:
 class VideoBar:
     """Frames rendered of a zoom video, on the same line (or every tenth, off a terminal)."""
 
-    def __init__(self, stream: TextIO = sys.stderr, enabled: bool = True) -> None:
+    def __init__(self, stream: TextIO | None = None, enabled: bool = True) -> None:
+        stream = stream or sys.stderr  # as it is now, as ProgressBar takes it
         self.stream, self.enabled, self.tty = stream, enabled, stream.isatty()
         self.started = time.monotonic()
 

@@ -129,7 +129,7 @@ def open_pool(painter_name: str, options: Mapping[str, Any] | None = None, paint
     if ray is not None:
         from canvas.jobs.ray_pool import RayPool  # the optional extra, loaded only when asked for
 
-        return RayPool(painter_name, options, painters, ray)
+        return RayPool(painter_name, options, painters, ray, timeout=timeout)
     if painters == 1:
         from canvas.painters import create_painter
 
