@@ -59,6 +59,20 @@ def test_two_patchmatch_processes_paint_the_sequential_pixels_and_end_with_the_p
     assert _gone(pids)
 
 
+def test_a_tiny_diffusion_pipeline_in_a_painter_process_paints_the_pixels_it_paints_here(tmp_path_factory):
+    # The child builds its painter from the options alone (model folder, fp32, offline), as
+    # `serve --painter diffusion --painters N` does, and paints both windows of the job.
+    from tiny_models import TinyModels
+
+    models = TinyModels.shared(tmp_path_factory)
+    options = {"model": str(models.folder("sd-inpaint")), "dtype": "fp32", "offline": True}
+    spec = replace(SPEC, request=PaintRequest(seed=11, steps=2, guidance=1.0))
+    expected = _paint(spec, models.painter("sd-inpaint"))
+    with ProcessPool("diffusion", options, size=1) as pool:
+        assert pool.describe()["model"] == options["model"]
+        assert np.array_equal(_paint(spec, pool=pool), expected)
+
+
 def test_a_bad_painter_option_is_one_error_and_leaves_no_process():
     before = {child.pid for child in multiprocessing.active_children()}
     with pytest.raises(ValueError, match="patch size"):
