@@ -30,7 +30,7 @@ from common import parse_args, photo_like, report  # noqa: E402
 from planner import TASKS, run as plan_task  # noqa: E402
 
 from canvas.jobs import Expand, JobSpec, TilerSettings, run_job  # noqa: E402
-from canvas.jobs.pool import ProcessPool  # noqa: E402
+from canvas.jobs.process_pool import ProcessPool  # noqa: E402
 from canvas.painters import create_painter  # noqa: E402
 from canvas.store import Store  # noqa: E402
 from tiler.planner import critical_path  # noqa: E402

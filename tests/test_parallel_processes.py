@@ -13,7 +13,8 @@ import pytest
 from pictures import photo
 
 from canvas.jobs import Expand, JobSpec, TilerSettings, WindowProgress, run_job
-from canvas.jobs.pool import PainterTimeout, ProcessPool, WindowTask, open_pool
+from canvas.jobs.pool import PainterTimeout, WindowTask, open_pool
+from canvas.jobs.process_pool import ProcessPool
 from canvas.jobs.window import WindowPixels
 from canvas.painters import CancelToken, Cancelled, PaintRequest, create_painter
 from canvas.store import Store

@@ -26,7 +26,7 @@ import threading
 import time
 from typing import Any, Mapping
 
-from canvas.jobs.pool import THREAD_VARS, PainterDied, PainterProfile, PoolClosed, WindowTask, _portable, _QueuedPool
+from canvas.jobs.pool import THREAD_VARS, PainterDied, PainterProfile, PoolClosed, WindowTask, _QueuedPool, portable
 from canvas.jobs.watchdog import PainterTimeout
 from canvas.jobs.window import PaintedWindow, paint_window
 from canvas.painters.base import CancelToken, PaintProgress
@@ -68,7 +68,7 @@ class PainterActor:
 
     def ready(self) -> tuple[str, Any]:
         if self._error is not None:
-            return "error", _portable(self._error)
+            return "error", portable(self._error)
         return "ready", PainterProfile.of(self._painter)
 
     def pid(self) -> int:
@@ -88,7 +88,7 @@ class PainterActor:
         try:
             return "done", paint_window(pixels, self._painter, request, settings, progress, token)
         except Exception as exc:
-            return "error", _portable(exc)
+            return "error", portable(exc)
         finally:
             self._tokens.pop(number, None)
 
