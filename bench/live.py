@@ -45,10 +45,10 @@ def wait_up(base: str, timeout: float = 30, alive: Any = None) -> None:
         time.sleep(0.05)
 
 
-def launch(playwright: Any) -> Any:
+def launch(playwright: Any, args: tuple[str, ...] = ()) -> Any:
     if not CHROMIUM.exists():
         raise SystemExit(f"this benchmark needs Debian's Chromium at {CHROMIUM}")
-    return playwright.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+    return playwright.chromium.launch(executable_path=str(CHROMIUM), args=[*ARGS, *args])
 
 
 def wait_ready(page: Any) -> None:
