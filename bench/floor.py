@@ -9,10 +9,10 @@ the client but the least a page can do: no stylesheet, no module, no layout but 
 one `subscribe` naming every visible tile in `send` (so the answer is one binary frame
 with their raw RGBA, as the client on this machine asks), and in the next animation frame
 puts them on the canvas with `putImageData`; then it stamps `performance.now()`, which
-counts from navigation start. The page is served on the server's own origin (Playwright
-answers that one request from this script, so the websocket is same-origin; Chromium's
-local network access check is off for this), and the
-stamp is reported on the console, as bench/viewport.py's hook does.
+counts from navigation start, and says so on the console, as bench/viewport.py's hook
+does. The page is served on the server's own origin (Playwright answers that one request
+from this script, so the websocket is same-origin; Chromium's local network access check
+is off for this browser, as a page with no address counts as public).
 
 Figures: `floor_l0_ms` and `floor_l4_ms`, medians over `--samples` loads centred on
 different clusters, and where the time goes (medians): the websocket open, the answer

@@ -32,6 +32,7 @@ export class App {
     this.fitted = false;
     this.subscribed = null;
     this.drawPending = false;
+    this.painting = false;  // the canvas is painted from the first subscribe answer on
     this.canvas = $("canvas");
     this.ctx = this.canvas.getContext("2d");
     this.view = new View(this.canvas);
@@ -176,23 +177,31 @@ export class App {
   }
 
   draw() {
+    const { view } = this;
+    const level = view.level(Math.max(this.topLevel, 0) + 4);
+    this.subscribe();  // first: new ground waits for the answer instead of being fetched blind
+    // Until the first subscribe is answered the canvas could show nothing but its grid, and
+    // each such frame is a full-canvas commit while the page boots: paint from the answer on.
+    this.painting ||= !this.layer.awaitingFirstList();
+    if (this.painting) this.paint(level);
+    this.frame.element.classList.toggle("choosing", Boolean(this.jobs.candidates));
+    this.frame.layout();
+    this.placeExpandButtons();
+    const zoom = `${Math.round(view.scale * 100)}% · level ${level}`;
+    if ($("zoom").textContent !== zoom) $("zoom").textContent = zoom;
+  }
+
+  paint(level) {
     const { view, ctx, canvas } = this;
     const w = Math.round(view.width * view.ratio), h = Math.round(view.height * view.ratio);
     if (canvas.width !== w || canvas.height !== h) { canvas.width = w; canvas.height = h; }
     ctx.setTransform(view.ratio, 0, 0, view.ratio, 0, 0);
     ctx.clearRect(0, 0, view.width, view.height);
     this.drawGrid();
-    const level = view.level(Math.max(this.topLevel, 0) + 4);
     ctx.imageSmoothingEnabled = view.scale * view.ratio < 1;
-    this.subscribe();  // first: new ground waits for the answer instead of being fetched blind
     this.layer.draw(ctx, view, level);
     this.drawBounds();
     this.jobs.drawOverlay(ctx, view);
-    this.frame.element.classList.toggle("choosing", Boolean(this.jobs.candidates));
-    this.frame.layout();
-    this.placeExpandButtons();
-    const zoom = `${Math.round(view.scale * 100)}% · level ${level}`;
-    if ($("zoom").textContent !== zoom) $("zoom").textContent = zoom;
   }
 
   drawGrid() {

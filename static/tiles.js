@@ -80,6 +80,7 @@ export class TileLayer {
     this.known = new Map();  // key -> revision listed by the server (0: empty), until it changes
     this.canvasId = "";
     this.listing = null;  // { level, rect, until, changes } of the subscribe awaited
+    this.firstListBy = 0;  // until then (ms), no subscribe has been answered since hold()
     this.changes = 0;  // bumped by every change the server reports
     this.stats = { fetched: 0, pushed: 0, notModified: 0 };
   }
@@ -107,9 +108,13 @@ export class TileLayer {
   /** A websocket is opening: until its first subscribe is answered (or a while), no tile
    *  is fetched blind; most of them are empty or come with the answer. */
   hold() {
+    this.firstListBy = performance.now() + SENDING_WAIT_MS;
     this.listing = { level: null, rect: null, until: performance.now() + SENDING_WAIT_MS, changes: this.changes };
     setTimeout(() => this.onchange(), SENDING_WAIT_MS + 10);
   }
+
+  /** The websocket's first list is still awaited (and not for longer than `hold` allows). */
+  awaitingFirstList() { return performance.now() < this.firstListBy; }
 
   /** A subscribe for `rect` (tile-aligned, at `level`) was sent: its tiles wait for the list
    *  (longer when it carries pixels: fetching them meanwhile would fetch them twice). */
@@ -141,6 +146,7 @@ export class TileLayer {
   listed(level, rect, canvasId, tiles, sent = [], pixels = null) {
     const awaited = this.listing && this.listing.level === level && this.listing.rect.equals(rect) ? this.listing : null;
     if (awaited) this.listing = null;
+    this.firstListBy = 0;
     // A change reported since the subscribe was sent may be newer than the list: drop it.
     if (!awaited || awaited.changes !== this.changes || !tiles) { this.onchange(); return; }
     if (this.known.size > MAX_KNOWN) this.known.clear();

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from browsing import TIMEOUT, close_to, pixel, settle, status
+from browsing import TIMEOUT, close_to, pixel, settle, status, wait_ready
 from serving import Server, png
 
 
@@ -45,5 +45,38 @@ def test_reconnect_now_after_a_restart_shows_what_changed_meanwhile(open_page, t
         page.wait_for_function("() => document.querySelectorAll('#history li').length === 2", timeout=TIMEOUT)
         page.screenshot(path=str(shots / "reconnected.png"))
         assert page.errors == []
+    finally:
+        server.stop()
+
+
+PAINTED = "() => { const c = window.boundless.canvas; const d = window.boundless.ctx.getImageData(0, 0, c.width, c.height).data; let n = 0; for (let i = 3; i < d.length; i += 4) n += d[i] > 0; return n; }"
+
+
+def test_the_canvas_is_painted_from_the_first_answer_or_after_the_wait_without_one(browser, tmp_path: Path, astronaut: np.ndarray):
+    """A booting page paints its canvas once the first subscribe is answered (frames of a
+    bare grid before that cost a full-canvas commit each); a server that never answers
+    leaves it blank only for the wait, then the grid is there."""
+    server = Server(tmp_path / "data")
+    try:
+        assert server.http("POST", "/api/canvases/default/upload?x=0&y=0&name=photo.png", png(astronaut[:, :256]))[0] == 201
+        context = browser.new_context(viewport={"width": 1280, "height": 800})
+        try:
+            silent = context.new_page()
+            silent.route_web_socket("**/ws/**", lambda ws: None)  # opens, and never says a word
+            silent.goto(server.base + "/")
+            silent.wait_for_function("() => window.boundless && window.boundless.conn.isOpen", timeout=TIMEOUT)
+            assert silent.evaluate("() => window.boundless.painting") is False
+            assert silent.evaluate(PAINTED) == 0
+            silent.wait_for_function("() => window.boundless.painting", timeout=TIMEOUT)  # after the 2 s wait
+            silent.wait_for_function(f"() => ({PAINTED})() > 0", timeout=TIMEOUT)  # the grid
+
+            answered = context.new_page()
+            answered.goto(server.base + "/")
+            wait_ready(answered)
+            settle(answered)
+            assert answered.evaluate("() => window.boundless.painting") is True
+            assert close_to(pixel(answered, 100, 100)[:3], astronaut[100, 100])
+        finally:
+            context.close()
     finally:
         server.stop()
