@@ -65,8 +65,10 @@ def test_the_canvas_is_painted_from_the_first_answer_or_after_the_wait_without_o
             silent.route_web_socket("**/ws/**", lambda ws: None)  # opens, and never says a word
             silent.goto(server.base + "/")
             silent.wait_for_function("() => window.boundless && window.boundless.conn.isOpen", timeout=TIMEOUT)
-            assert silent.evaluate("() => window.boundless.painting") is False
-            assert silent.evaluate(PAINTED) == 0
+            # One look, in one turn of the page: still waiting (the page opened well within
+            # the 2 s), and nothing on the canvas.
+            state = silent.evaluate(f"() => ({{waiting: window.boundless.layer.awaitingFirstList(), painting: window.boundless.painting, painted: ({PAINTED})()}})")
+            assert state == {"waiting": True, "painting": False, "painted": 0}
             silent.wait_for_function("() => window.boundless.painting", timeout=TIMEOUT)  # after the 2 s wait
             silent.wait_for_function(f"() => ({PAINTED})() > 0", timeout=TIMEOUT)  # the grid
 
