@@ -24,9 +24,7 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import subprocess
 import sys
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -34,9 +32,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from common import report  # noqa: E402
-from live import TIMEOUT_MS, free_port, launch, wait_up  # noqa: E402
-from store import build  # noqa: E402  (bench/store.py)
-from viewport import DRAWN, EXTENT, VIEW, WINDOWS  # noqa: E402
+from live import TIMEOUT_MS, launch  # noqa: E402
+from viewport import DRAWN, VIEW, served_canvas  # noqa: E402
 
 PATH = "/bench-floor.html"
 PAGE = """<!doctype html>
@@ -95,36 +92,24 @@ def main() -> None:
 
     from playwright.sync_api import sync_playwright
 
-    with tempfile.TemporaryDirectory(prefix="boundless-floor-") as tmp:
-        data = Path(tmp) / "data"
-        data.mkdir()
-        _, _, clusters = build(data / "default.canvas", WINDOWS, EXTENT, args.seed)
-        port = free_port()
-        server = subprocess.Popen([sys.executable, "-m", "canvas", "serve", "--data", str(data), "--port", str(port)],
-                                  cwd=Path(__file__).resolve().parents[1], stdout=subprocess.DEVNULL)
-        try:
-            base = f"http://127.0.0.1:{port}"
-            wait_up(base, alive=lambda: server.poll() is None)
-            figures: dict[str, Any] = {}
-            with sync_playwright() as playwright:
-                # A page Playwright answers has no address, so Chromium counts it as public
-                # and refuses its websocket to 127.0.0.1: allow it (the client, served by the
-                # server itself, never meets this check).
-                browser = launch(playwright, ("--disable-features=LocalNetworkAccessChecks",))
-                first = clusters[-1]
-                load(browser, base, first.x + first.w / 2, first.y + first.h / 2, 0)  # start the browser
-                for level in (0, 4):
-                    loads = [load(browser, base, c.x + c.w / 2, c.y + c.h / 2, level) for c in clusters[: args.samples]]
-                    median = lambda key: round(statistics.median(out[key] for out in loads), 1)  # noqa: E731
-                    figures[f"floor_l{level}_ms"] = median("ms")
-                    figures[f"floor_l{level}_worst_ms"] = round(max(out["ms"] for out in loads), 1)
-                    figures[f"floor_l{level}_open_ms"] = median("open")
-                    figures[f"floor_l{level}_answer_ms"] = median("answer")
-                    figures[f"floor_l{level}_tiles"] = statistics.median_low(out["tiles"] for out in loads)
-                browser.close()
-        finally:
-            server.terminate()
-            server.wait()
+    with served_canvas(args.seed, "boundless-floor-") as (base, clusters, _):
+        figures: dict[str, Any] = {}
+        with sync_playwright() as playwright:
+            # A page Playwright answers has no address, so Chromium counts it as public and
+            # refuses its websocket to 127.0.0.1: allow it (the client, served by the server
+            # itself, never meets this check).
+            browser = launch(playwright, ("--disable-features=LocalNetworkAccessChecks",))
+            first = clusters[-1]
+            load(browser, base, first.x + first.w / 2, first.y + first.h / 2, 0)  # start the browser
+            for level in (0, 4):
+                loads = [load(browser, base, c.x + c.w / 2, c.y + c.h / 2, level) for c in clusters[: args.samples]]
+                median = lambda key: round(statistics.median(out[key] for out in loads), 1)  # noqa: E731
+                figures[f"floor_l{level}_ms"] = median("ms")
+                figures[f"floor_l{level}_worst_ms"] = round(max(out["ms"] for out in loads), 1)
+                figures[f"floor_l{level}_open_ms"] = median("open")
+                figures[f"floor_l{level}_answer_ms"] = median("answer")
+                figures[f"floor_l{level}_tiles"] = statistics.median_low(out["tiles"] for out in loads)
+            browser.close()
     report(figures, args.json)
 
 

@@ -35,6 +35,8 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -44,6 +46,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from common import report  # noqa: E402
 from live import TIMEOUT_MS, free_port, launch, viewport_for_canvas, wait_up  # noqa: E402
 from store import build  # noqa: E402  (bench/store.py)
+
+from tiler.rect import Rect  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 VIEW = (1920, 1080)
@@ -109,6 +113,31 @@ def load(browser: Any, base: str, viewport: dict, cx: float, cy: float, level: i
         context.close()
 
 
+@contextmanager
+def served_canvas(seed: int, prefix: str) -> Iterator[tuple[str, list[Rect], float]]:
+    """The 64-megapixel canvas built in a temporary data folder and `boundless serve` on it:
+    (the server's address, the painted clusters, seconds the build took)."""
+    with tempfile.TemporaryDirectory(prefix=prefix) as tmp:
+        data = Path(tmp) / "data"
+        data.mkdir()
+        start = time.perf_counter()
+        _, _, clusters = build(data / "default.canvas", WINDOWS, EXTENT, seed)
+        build_s = time.perf_counter() - start
+        port = free_port()
+        server = subprocess.Popen([sys.executable, "-m", "canvas", "serve", "--data", str(data), "--port", str(port)],
+                                  cwd=ROOT, stdout=subprocess.DEVNULL)
+        try:
+            base = f"http://127.0.0.1:{port}"
+            wait_up(base, alive=lambda: server.poll() is None)
+            yield base, clusters, build_s
+        finally:
+            server.terminate()
+            try:
+                server.wait(20)
+            except subprocess.TimeoutExpired:
+                server.kill()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--json", metavar="OUT", help="also write the figures as JSON to OUT")
@@ -119,51 +148,34 @@ def main() -> None:
 
     from playwright.sync_api import sync_playwright
 
-    with tempfile.TemporaryDirectory(prefix="boundless-viewport-") as tmp:
-        data = Path(tmp) / "data"
-        data.mkdir()
-        start = time.perf_counter()
-        _, _, clusters = build(data / "default.canvas", WINDOWS, EXTENT, args.seed)
-        build_s = time.perf_counter() - start
-        port = free_port()
-        server = subprocess.Popen([sys.executable, "-m", "canvas", "serve", "--data", str(data), "--port", str(port)],
-                                  cwd=ROOT, stdout=subprocess.DEVNULL)
-        try:
-            base = f"http://127.0.0.1:{port}"
-            wait_up(base, alive=lambda: server.poll() is None)
-            figures: dict[str, Any] = {"painted_mp": round(WINDOWS * 512 * 512 / 1e6, 1), "build_s": round(build_s, 1)}
-            with sync_playwright() as playwright:
-                browser = launch(playwright)
-                viewport = viewport_for_canvas(browser, base, *VIEW)
-                first = clusters[-1]
-                load(browser, base, viewport, first.x + first.w / 2, first.y + first.h / 2, 0)  # start the browser
-                for level in (0, 4):
-                    times, tiles, painted = [], [], []
-                    for cluster in clusters[: args.samples]:
-                        cx, cy = cluster.x + cluster.w / 2, cluster.y + cluster.h / 2
-                        out = load(browser, base, viewport, cx, cy, level)
-                        if out["size"] != list(VIEW) or out["level"] != level or max(abs(out["centre"][0] - cx), abs(out["centre"][1] - cy)) > 2 ** level:
-                            print(f"warning: the view was {out['size']} at level {out['level']} centred on {out['centre']},"
-                                  f" not {list(VIEW)} at level {level} on ({cx}, {cy})", file=sys.stderr)
-                        if args.verbose:
-                            print(f"level {level} at ({cx:.0f}, {cy:.0f}): {out['ms']:.1f} ms, {out['painted']} of {out['tiles']} tiles painted;"
-                                  f" {', '.join(f'{k} {v:.0f}' for k, v in out['timeline'].items() if v is not None)} ms",
-                                  file=sys.stderr)
-                        times.append(out["ms"])
-                        tiles.append(out["tiles"])
-                        painted.append(out["painted"])
-                    figures[f"l{level}_ms"] = round(statistics.median(times), 1)
-                    figures[f"l{level}_worst_ms"] = round(max(times), 1)
-                    figures[f"l{level}_tiles"] = statistics.median_low(tiles)  # visible tiles
-                    figures[f"l{level}_painted_tiles"] = statistics.median_low(painted)  # of them, not empty
-                browser.close()
-            figures["goal_ms"] = 300
-        finally:
-            server.terminate()
-            try:
-                server.wait(20)
-            except subprocess.TimeoutExpired:
-                server.kill()
+    with served_canvas(args.seed, "boundless-viewport-") as (base, clusters, build_s):
+        figures: dict[str, Any] = {"painted_mp": round(WINDOWS * 512 * 512 / 1e6, 1), "build_s": round(build_s, 1)}
+        with sync_playwright() as playwright:
+            browser = launch(playwright)
+            viewport = viewport_for_canvas(browser, base, *VIEW)
+            first = clusters[-1]
+            load(browser, base, viewport, first.x + first.w / 2, first.y + first.h / 2, 0)  # start the browser
+            for level in (0, 4):
+                times, tiles, painted = [], [], []
+                for cluster in clusters[: args.samples]:
+                    cx, cy = cluster.x + cluster.w / 2, cluster.y + cluster.h / 2
+                    out = load(browser, base, viewport, cx, cy, level)
+                    if out["size"] != list(VIEW) or out["level"] != level or max(abs(out["centre"][0] - cx), abs(out["centre"][1] - cy)) > 2 ** level:
+                        print(f"warning: the view was {out['size']} at level {out['level']} centred on {out['centre']},"
+                              f" not {list(VIEW)} at level {level} on ({cx}, {cy})", file=sys.stderr)
+                    if args.verbose:
+                        print(f"level {level} at ({cx:.0f}, {cy:.0f}): {out['ms']:.1f} ms, {out['painted']} of {out['tiles']} tiles painted;"
+                              f" {', '.join(f'{k} {v:.0f}' for k, v in out['timeline'].items() if v is not None)} ms",
+                              file=sys.stderr)
+                    times.append(out["ms"])
+                    tiles.append(out["tiles"])
+                    painted.append(out["painted"])
+                figures[f"l{level}_ms"] = round(statistics.median(times), 1)
+                figures[f"l{level}_worst_ms"] = round(max(times), 1)
+                figures[f"l{level}_tiles"] = statistics.median_low(tiles)  # visible tiles
+                figures[f"l{level}_painted_tiles"] = statistics.median_low(painted)  # of them, not empty
+            browser.close()
+        figures["goal_ms"] = 300
     report(figures, args.json)
 
 
