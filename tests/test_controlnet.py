@@ -82,8 +82,12 @@ def test_a_controlnet_loads_into_the_controlnet_inpaint_pipeline_and_steers(mode
 def test_a_single_controlnet_file_loads_offline_and_paints_as_the_folder(models, original, suffix, steered_by_the_folder):
     path = models.controlnet_file("sd", original, suffix)
     single = create_painter("diffusion", model=str(models.folder("sd")), controlnet=str(path), dtype="fp32", offline=True)
+    loaded, folder = single.model.pipeline.controlnet.state_dict(), models.painter("sd", controlnet=True).model.pipeline.controlnet.state_dict()
+    assert loaded.keys() == folder.keys() and all(torch.equal(loaded[k], folder[k]) for k in folder)  # every weight, bit for bit
     image, mask = half_masked()
-    assert np.array_equal(paint(single, image, mask, seed=5), steered_by_the_folder)
+    # The same weights at other memory addresses: a .pth lands 64-byte aligned, a .safetensors
+    # file at its header's offset, and the CPU kernels sum in another order (a few pixels 1 apart).
+    assert np.abs(paint(single, image, mask, seed=5) - steered_by_the_folder).max() <= 1
 
 
 def test_a_controlnet_job_keeps_known_pixels_outside_the_band_and_records_its_scale(models, store):
