@@ -8,7 +8,7 @@
 
 import { Brush } from "./brush.js";
 import { CanvasPicker, fetchJson, openCanvas } from "./canvases.js";
-import { Connection } from "./connection.js";
+import { Connection, takeEarlySocket } from "./connection.js";
 import { Frame } from "./frame.js";
 import { Rect, TILE } from "./geometry.js";
 import { Growth } from "./growth.js";
@@ -38,11 +38,12 @@ export class App {
     this.view = new View(this.canvas);
     this.layer = new TileLayer((level, tx, ty) => `/api/canvases/${encodeURIComponent(name)}/tiles/${level}/${tx}/${ty}.${TILE_FORMAT}`);
     this.conn = new Connection(`/ws/${encodeURIComponent(name)}`);
-    // Connect first: the handshake and the welcome travel while the rest of the page is
-    // built (no message is handled before this constructor returns). Until the first
-    // subscribe is answered no tile is fetched blind: most are empty or come with it.
+    // Connect first, taking over the socket index.html opened while the modules loaded:
+    // its welcome may be here already (no message is handled before this constructor
+    // returns). Until the first subscribe is answered no tile is fetched blind: most are
+    // empty or come with it.
     this.layer.hold();
-    this.conn.open();
+    this.conn.open(takeEarlySocket());
     this.panel = new Panel($("settings"), "boundless.settings");
     this.frame = new Frame($("overlay"), this.view);
     this.brush = new Brush(this.frame, this.view);
@@ -420,7 +421,8 @@ export class App {
 }
 
 async function start() {
-  let name = new URLSearchParams(location.search).get("canvas");
+  // The server writes its default canvas into the page; ask for it where it did not.
+  let name = new URLSearchParams(location.search).get("canvas") || document.querySelector('meta[name="boundless-canvas"]').content;
   if (!name) {
     try {
       const response = await fetch("/api/canvases");

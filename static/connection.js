@@ -7,7 +7,7 @@
  *   conn.on("welcome", (msg) => console.log(msg.bounds));
  *   conn.on("status", ({ state }) => console.log(state));   // connecting | open | waiting
  *   const ok = await conn.request({ type: "undo" });          // rejects with the error message
- *   conn.open();
+ *   conn.open();                                             // or conn.open(takeEarlySocket())
  */
 
 export class RequestError extends Error {
@@ -42,16 +42,28 @@ export class Connection {
     }
   }
 
-  open() {
+  /** Connect. `early` ({ path, socket, received }, from takeEarlySocket) is a socket to this
+   *  path that index.html opened before the modules ran: it is taken over, with what it
+   *  has received, unless it has closed already. */
+  open(early = null) {
     clearTimeout(this.timer);
     if (this.socket && this.socket.readyState <= WebSocket.OPEN) return;
+    const adopted = early && early.path === this.path && early.socket.readyState <= WebSocket.OPEN ? early.socket : null;
+    if (early && !adopted) early.socket.close();
     const scheme = location.protocol === "https:" ? "wss:" : "ws:";
-    const socket = new WebSocket(`${scheme}//${location.host}${this.path}`);
+    const socket = adopted || new WebSocket(`${scheme}//${location.host}${this.path}`);
     socket.binaryType = "arraybuffer";
     this.socket = socket;
     this.setState("connecting");
     socket.onopen = () => { this.retry = 0; this.setState("open"); };
     socket.onmessage = (event) => this.receive(event.data);
+    if (adopted) {
+      // Later, as a socket of our own would: nothing is handled before the caller returns.
+      queueMicrotask(() => {
+        if (socket.readyState === WebSocket.OPEN) socket.onopen();
+        for (const data of early.received) this.receive(data);
+      });
+    }
     socket.onclose = (event) => {
       if (this.socket !== socket) return;
       this.socket = null;
@@ -97,6 +109,13 @@ export class Connection {
     this.emit(message.type, message);
     this.emit("*", message);
   }
+}
+
+/** The socket index.html opened before the modules ran (once: a reconnect opens its own). */
+export function takeEarlySocket() {
+  const early = window.boundlessSocket || null;
+  delete window.boundlessSocket;
+  return early;
 }
 
 export function encodeBinary(header, payload) {

@@ -3,6 +3,7 @@ export, origin and token checks, and a restart on the same data folder."""
 
 from __future__ import annotations
 
+import asyncio
 import io
 import json
 import struct
@@ -99,6 +100,41 @@ def test_foreign_origins_are_refused(server):
     server.socket(origin=server.origin).close()
     # DNS rebinding: a foreign host name that resolves to us is not served.
     assert server.http("GET", "/api/canvases", headers={"Host": "evil.example"})[0] == 403
+
+
+def test_the_page_names_the_default_canvas_and_is_revalidated_by_etag(server, tmp_path):
+    for path in ("/", "/index.html"):
+        status, headers, body = server.http("GET", path)
+        assert status == 200 and headers["content-type"].startswith("text/html") and headers["cache-control"] == "no-cache"
+        assert b'<meta name="boundless-canvas" content="default">' in body
+        assert server.http("GET", path, headers={"If-None-Match": headers["etag"]})[0] == 304
+    assert server.http("GET", "/app.js")[0] == 200 and server.http("GET", "/nothing.js")[0] == 404
+    # --canvas FILE: the default canvas is named after the file's stem, and the page says so.
+    served = Server(tmp_path / "other", canvas=tmp_path / "portrait.canvas")
+    try:
+        status, headers, body = served.http("GET", "/")
+        assert status == 200 and b'<meta name="boundless-canvas" content="portrait">' in body
+        assert server.http("GET", "/")[1]["etag"] != headers["etag"]
+    finally:
+        served.stop()
+
+
+def test_the_page_is_read_again_once_edited(tmp_path):
+    from starlette.requests import Request
+
+    from canvas.server.client_page import MARK, ClientPage
+
+    index = tmp_path / "index.html"
+    index.write_text(f"<head>{MARK}</head><p>one")
+    page = ClientPage(index, "garden")
+    get = lambda: asyncio.run(page.get(Request({"type": "http", "method": "GET", "path": "/", "headers": []})))  # noqa: E731
+    first = get()
+    assert first.body == b'<head><meta name="boundless-canvas" content="garden"></head><p>one'
+    index.write_text(f"<head>{MARK}</head><p>two, longer")
+    assert get().body.endswith(b"<p>two, longer") and get().headers["etag"] != first.headers["etag"]
+    index.write_text("<head></head>")  # the mark gone: said at once, not a page without its canvas
+    with pytest.raises(RuntimeError, match="boundless-canvas"):
+        get()
 
 
 def test_a_token_is_needed_for_everything_when_set(tmp_path):

@@ -26,6 +26,7 @@ from canvas.jobs.pool import PainterPool
 from canvas.painters import Painter
 from canvas.server import limits, routes
 from canvas.server.broadcast import ABORT
+from canvas.server.client_page import ClientPage
 from canvas.server.errors import ApiError, storage
 from canvas.server.security import Guard, RedactToken
 from canvas.server.session import canvas_socket
@@ -62,7 +63,7 @@ def create_app(config: ServerConfig, painters: Mapping[str, Painter | PainterPoo
             await asyncio.to_thread(state.close)
 
     app = Starlette(
-        routes=_routes(),
+        routes=_routes(state.canvases.default),
         middleware=[Middleware(AbortHandle), Middleware(Guard, token=config.token)],
         exception_handlers={ApiError: _api_error, HTTPException: _http_error, sqlite3.Error: _storage_error,
                             OSError: _storage_error, StoreError: _storage_error, Exception: _internal_error},
@@ -72,7 +73,7 @@ def create_app(config: ServerConfig, painters: Mapping[str, Painter | PainterPoo
     return app
 
 
-def _routes() -> list[BaseRoute]:
+def _routes(default: str) -> list[BaseRoute]:
     canvas = "/api/canvases/{name}"
     found: list[BaseRoute] = [
         Route("/api/canvases", routes.list_canvases, methods=["GET"]),
@@ -86,7 +87,9 @@ def _routes() -> list[BaseRoute]:
         WebSocketRoute("/ws/{canvas}", canvas_socket),
     ]
     if (STATIC / "index.html").is_file():
-        found.append(Mount("/", StaticFiles(directory=STATIC, html=True)))
+        page = ClientPage(STATIC / "index.html", default)
+        found += [Route("/", page.get, methods=["GET"]), Route("/index.html", page.get, methods=["GET"]),
+                  Mount("/", StaticFiles(directory=STATIC))]
     else:
         found.append(Route("/", lambda request: HTMLResponse(PLACEHOLDER)))
     return found

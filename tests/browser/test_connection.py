@@ -82,3 +82,57 @@ def test_the_canvas_is_painted_from_the_first_answer_or_after_the_wait_without_o
             context.close()
     finally:
         server.stop()
+
+
+# Every websocket the page makes: its address, and whether the document was still being
+# parsed (the modules run after that).
+SOCKETS = """(() => {
+    const Native = window.WebSocket, made = window.__sockets = [];
+    window.WebSocket = function (url, protocols) {
+        made.push({url, parsing: document.readyState === "loading"});
+        return new Native(url, protocols);
+    };
+    Object.assign(window.WebSocket, Native);
+    window.WebSocket.prototype = Native.prototype;
+})()"""
+
+
+def test_the_page_opens_its_canvas_socket_before_its_modules_and_the_app_takes_it_over(browser, tmp_path: Path, astronaut: np.ndarray):
+    """index.html opens the websocket of the canvas the server names (or the address asks
+    for) while the stylesheet and modules load; the app takes that socket over with the
+    welcome it already holds: one socket, the picture on screen."""
+    server = Server(tmp_path / "data", canvas=tmp_path / "portrait.canvas")
+    try:
+        assert server.http("POST", "/api/canvases/portrait/upload?x=0&y=0&name=photo.png", png(astronaut[:, :256]))[0] == 201
+        assert server.http("POST", "/api/canvases", {"name": "garden"})[0] == 201
+        context = browser.new_context(viewport={"width": 1280, "height": 800})
+        context.add_init_script(SOCKETS)
+        try:
+            page = context.new_page()
+            errors: list[str] = []
+            page.on("pageerror", lambda exc: errors.append(str(exc)))
+            page.goto(server.base + "/")
+            wait_ready(page)
+            settle(page)
+            assert page.evaluate("() => window.__sockets") == [{"url": f"ws://127.0.0.1:{server.port}/ws/portrait", "parsing": True}]
+            assert page.inner_text("#canvas-name") == "portrait" and page.evaluate("() => window.boundless.head") == 1
+            assert close_to(pixel(page, 100, 100)[:3], astronaut[100, 100])
+
+            page.goto(server.base + "/?canvas=garden")
+            wait_ready(page)
+            [made] = page.evaluate("() => window.__sockets")
+            assert made["url"].endswith("/ws/garden") and made["parsing"] and page.inner_text("#canvas-name") == "garden"
+
+            # After a restart the page's next socket is its own (the early one is long gone).
+            port = server.port
+            server.stop()
+            page.wait_for_function("() => document.querySelector('#status').dataset.state === 'waiting'", timeout=TIMEOUT)
+            server = Server(tmp_path / "data", canvas=tmp_path / "portrait.canvas", port=port)
+            page.click("#reconnect")
+            page.wait_for_function("() => document.querySelector('#status').dataset.state === 'open'", timeout=TIMEOUT)
+            assert [s["url"].rsplit("/", 1)[1] for s in page.evaluate("() => window.__sockets")] == ["garden", "garden"]
+            assert errors == []
+        finally:
+            context.close()
+    finally:
+        server.stop()
