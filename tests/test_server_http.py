@@ -109,6 +109,8 @@ def test_the_page_names_the_default_canvas_and_is_revalidated_by_etag(server, tm
         assert b'<meta name="boundless-canvas" content="default">' in body
         assert server.http("GET", path, headers={"If-None-Match": headers["etag"]})[0] == 304
     assert server.http("GET", "/app.js")[0] == 200 and server.http("GET", "/nothing.js")[0] == 404
+    for outside in ("/..%2Fpyproject.toml", "/%2e%2e/pyproject.toml", "/static/../pyproject.toml", "/.git/config"):
+        assert server.http("GET", outside)[0] == 404, outside
     # --canvas FILE: the default canvas is named after the file's stem, and the page says so.
     served = Server(tmp_path / "other", canvas=tmp_path / "portrait.canvas")
     try:
@@ -119,22 +121,37 @@ def test_the_page_names_the_default_canvas_and_is_revalidated_by_etag(server, tm
         served.stop()
 
 
-def test_the_page_is_read_again_once_edited(tmp_path):
+def test_client_files_are_read_again_once_edited_and_nothing_outside_is_served(tmp_path):
+    from starlette.exceptions import HTTPException
     from starlette.requests import Request
 
-    from canvas.server.client_page import MARK, ClientPage
+    from canvas.server.client_files import MARK, ClientFiles
 
-    index = tmp_path / "index.html"
-    index.write_text(f"<head>{MARK}</head><p>one")
-    page = ClientPage(index, "garden")
-    get = lambda: asyncio.run(page.get(Request({"type": "http", "method": "GET", "path": "/", "headers": []})))  # noqa: E731
-    first = get()
-    assert first.body == b'<head><meta name="boundless-canvas" content="garden"></head><p>one'
-    index.write_text(f"<head>{MARK}</head><p>two, longer")
-    assert get().body.endswith(b"<p>two, longer") and get().headers["etag"] != first.headers["etag"]
-    index.write_text("<head></head>")  # the mark gone: said at once, not a page without its canvas
+    folder = tmp_path / "static"
+    folder.mkdir()
+    (folder / "index.html").write_text(f"<head>{MARK}</head><p>one")
+    (folder / "app.js").write_text("export const one = 1;")
+    (tmp_path / "secret.txt").write_text("not for the browser")
+    (folder / ".hidden").write_text("nor this")
+    files = ClientFiles(folder, "garden")
+
+    def get(path: str, headers: list | None = None):
+        scope = {"type": "http", "method": "GET", "path": "/" + path, "headers": headers or [], "path_params": {"path": path}}
+        return asyncio.run(files.get(Request(scope)))
+
+    first = get("")
+    assert first.body == b'<head><meta name="boundless-canvas" content="garden"></head><p>one' and get("index.html").body == first.body
+    assert first.media_type == "text/html; charset=utf-8" and get("app.js").media_type == "text/javascript; charset=utf-8"
+    assert get("app.js", [(b"if-none-match", get("app.js").headers["etag"].encode())]).status_code == 304
+    (folder / "index.html").write_text(f"<head>{MARK}</head><p>two, longer")
+    assert get("").body.endswith(b"<p>two, longer") and get("").headers["etag"] != first.headers["etag"]
+    for outside in ("../secret.txt", "..", ".hidden", "missing.js", "app.js/x", "a//../../secret.txt"):
+        with pytest.raises(HTTPException) as refused:
+            get(outside)
+        assert refused.value.status_code == 404, outside
+    (folder / "index.html").write_text("<head></head>")  # the mark gone: said at once, not a page without its canvas
     with pytest.raises(RuntimeError, match="boundless-canvas"):
-        get()
+        get("")
 
 
 def test_a_token_is_needed_for_everything_when_set(tmp_path):

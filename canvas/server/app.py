@@ -18,15 +18,14 @@ from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse
-from starlette.routing import BaseRoute, Mount, Route, WebSocketRoute
-from starlette.staticfiles import StaticFiles
+from starlette.routing import BaseRoute, Route, WebSocketRoute
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from canvas.jobs.pool import PainterPool
 from canvas.painters import Painter
 from canvas.server import limits, routes
 from canvas.server.broadcast import ABORT
-from canvas.server.client_page import ClientPage
+from canvas.server.client_files import ClientFiles
 from canvas.server.errors import ApiError, storage
 from canvas.server.security import Guard, RedactToken
 from canvas.server.session import canvas_socket
@@ -87,9 +86,7 @@ def _routes(default: str) -> list[BaseRoute]:
         WebSocketRoute("/ws/{canvas}", canvas_socket),
     ]
     if (STATIC / "index.html").is_file():
-        page = ClientPage(STATIC / "index.html", default)
-        found += [Route("/", page.get, methods=["GET"]), Route("/index.html", page.get, methods=["GET"]),
-                  Mount("/", StaticFiles(directory=STATIC))]
+        found.append(Route("/{path:path}", ClientFiles(STATIC, default).get, methods=["GET"]))
     else:
         found.append(Route("/", lambda request: HTMLResponse(PLACEHOLDER)))
     return found
