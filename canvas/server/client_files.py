@@ -18,6 +18,7 @@ import mimetypes
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from stat import S_ISREG
 
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
@@ -64,7 +65,7 @@ class ClientFiles:
             stat = (self.folder / name).stat()
         except OSError:
             raise HTTPException(404) from None
-        if not (self.folder / name).is_file():
+        if not S_ISREG(stat.st_mode):
             raise HTTPException(404)
         stamp = (stat.st_mtime_ns, stat.st_size)
         file = self._files.get(name)
