@@ -161,7 +161,7 @@ class InlinePool:
         pass
 
 
-class _QueuedPool:
+class QueuedPool:
     """Tasks wait in one FIFO queue; each of `size` dispatcher threads (one a painter)
     takes the next."""
 
@@ -214,14 +214,14 @@ class _QueuedPool:
     def close(self) -> None:
         self._stop_dispatchers(10.0)
 
-    def __enter__(self) -> "_QueuedPool":
+    def __enter__(self) -> "QueuedPool":
         return self
 
     def __exit__(self, *exc: Any) -> None:
         self.close()
 
 
-class ThreadPool(_QueuedPool):
+class ThreadPool(QueuedPool):
     """In-process painters, one thread each (a painter object is never used by two
     threads at once)."""
 

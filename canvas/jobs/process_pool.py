@@ -18,7 +18,7 @@ import threading
 import time
 from typing import Any, Mapping
 
-from canvas.jobs.pool import THREAD_VARS, PainterDied, PainterProfile, PoolClosed, WindowTask, _QueuedPool, portable
+from canvas.jobs.pool import THREAD_VARS, PainterDied, PainterProfile, PoolClosed, WindowTask, QueuedPool, portable
 from canvas.jobs.watchdog import PainterTimeout
 from canvas.jobs.window import PaintedWindow, paint_window
 from canvas.painters.base import CancelToken, PaintProgress
@@ -27,7 +27,7 @@ _POLL = 0.05  # s between looks at the cancel token (and the clock) while a proc
 _START_TIMEOUT = 600.0  # s a painter process may take to build its painter (a model loading)
 
 
-class ProcessPool(_QueuedPool):
+class ProcessPool(QueuedPool):
     """`size` painter processes, each with its own `create_painter(name, **options)`.
 
     All start at once and build their painters before the pool is returned, so a bad

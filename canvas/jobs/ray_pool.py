@@ -26,7 +26,7 @@ import threading
 import time
 from typing import Any, Mapping
 
-from canvas.jobs.pool import THREAD_VARS, PainterDied, PainterProfile, PoolClosed, WindowTask, _QueuedPool, portable
+from canvas.jobs.pool import THREAD_VARS, PainterDied, PainterProfile, PoolClosed, WindowTask, QueuedPool, portable
 from canvas.jobs.watchdog import PainterTimeout
 from canvas.jobs.window import PaintedWindow, paint_window
 from canvas.painters.base import CancelToken, PaintProgress
@@ -101,7 +101,7 @@ class PainterActor:
         self._tokens.setdefault(number, CancelToken()).cancel()
 
 
-class RayPool(_QueuedPool):
+class RayPool(QueuedPool):
     """`size` painter actors on the Ray cluster at `address` ("auto": the one this machine
     belongs to; "local": a new one on this machine; "HOST:6379": its head). An already
     initialised Ray (a test's, a notebook's) is used as it is and left running.
