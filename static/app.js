@@ -52,7 +52,7 @@ export class App {
     this.history = new HistoryList($("history"));
     this.picker = new CanvasPicker($("picker"), name);
     this.growth = new Growth(this.panel, (message) => this.run(message));
-    this.video = new Video(this.conn, this.panel, (text, bad) => this.toast(text, bad));
+    this.video = new Video(this.conn, this.panel, (text, bad, replacing) => this.toast(text, bad, replacing));
 
     const redraw = () => this.requestDraw();
     this.view.onchange = redraw;
@@ -316,12 +316,12 @@ export class App {
     if (!file) return;
     const r = this.frame.rect;
     const url = `/api/canvases/${encodeURIComponent(this.name)}/upload?x=${r.x}&y=${r.y}&name=${encodeURIComponent(file.name)}`;
-    this.toast(`Placing ${file.name}…`);
+    const placing = this.toast(`Placing ${file.name}…`);
     try {
       const body = await fetchJson(url, { method: "POST", body: file });
-      this.toast(`Placed ${file.name} (${body.w} × ${body.h}).`);
+      this.toast(`Placed ${file.name} (${body.w} × ${body.h}).`, false, placing);
     } catch (err) {
-      this.toast(`Upload failed: ${err.message}`, true);
+      this.toast(`Upload failed: ${err.message}`, true, placing);
     }
   }
 
@@ -356,12 +356,15 @@ export class App {
     }
   }
 
-  toast(text, bad = false) {
+  /** Show `text` for a while (longer when `bad`), in place of the toast `replacing` if it
+   *  is still up (an outcome replaces its "…ing" toast); returns the toast. */
+  toast(text, bad = false, replacing = null) {
     const el = document.createElement("div");
     el.className = bad ? "toast bad" : "toast";
     el.textContent = text;
-    $("toasts").append(el);
+    if (replacing && replacing.isConnected) replacing.replaceWith(el); else $("toasts").append(el);
     setTimeout(() => el.remove(), bad ? 6000 : 3000);
+    return el;
   }
 
   bindControls() {

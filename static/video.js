@@ -2,7 +2,7 @@
  * The zoom video: asked of the server with the panel's settings, rendered there (its
  * progress comes back as `video.progress`), then downloaded from the URL in `video.done`.
  *
- *   const video = new Video(conn, panel, canvasName, toast);
+ *   const video = new Video(conn, panel, toast);   // toast(text, bad, replacing) -> the toast shown
  *   video.make();
  */
 
@@ -31,7 +31,7 @@ export class Video {
       const ok = await this.conn.request(message);
       this.running = ok.video;
       this.show(0);
-      this.toast("Making the zoom video…");
+      this.making = this.toast("Making the zoom video…");
     } catch (err) {
       this.toast(`No video: ${err.message}`, true);
     }
@@ -50,7 +50,7 @@ export class Video {
     if (m.video !== this.running) return;
     this.running = null;
     this.show(null);
-    this.toast(`Zoom video ready: ${m.frames} frames, ${(m.bytes / 1e6).toFixed(1)} MB.`);
+    this.toast(`Zoom video ready: ${m.frames} frames, ${(m.bytes / 1e6).toFixed(1)} MB.`, false, this.making);
     const a = document.createElement("a");
     a.href = m.url;
     a.download = "";
@@ -63,6 +63,6 @@ export class Video {
     if (m.video !== this.running) return;
     this.running = null;
     this.show(null);
-    this.toast(`The video failed: ${m.reason}`, true);
+    this.toast(`The video failed: ${m.reason}`, true, this.making);
   }
 }

@@ -43,6 +43,9 @@ def test_zoom_out_then_a_video_from_the_panel(open_page, server: Server, astrona
     with page.expect_download(timeout=60_000) as download:
         page.click("#video")
         page.wait_for_selector("#video-progress:not([hidden])", timeout=TIMEOUT)
+    # The outcome takes the place of "Making the zoom video…", if that is still up.
+    assert page.locator(".toast:has-text('Zoom video ready: 60 frames')").count() == 1
+    assert page.locator(".toast:has-text('Making the zoom video')").count() == 0
     data = Path(download.value.path()).read_bytes()
     with av.open(io.BytesIO(data)) as container:
         frames = [f.to_ndarray(format="rgb24") for f in container.decode(video=0)]

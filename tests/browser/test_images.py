@@ -50,6 +50,7 @@ def test_a_dropped_image_lands_at_the_frame(open_page, server: Server, astronaut
     page.wait_for_function("() => window.boundless.bounds.w === 256", timeout=TIMEOUT)
     assert page.evaluate("() => window.boundless.bounds.box()") == {"x": 128, "y": -64, "w": 256, "h": 192}
     page.wait_for_selector(".toast:has-text('Placed photo.png (256 × 192)')", timeout=TIMEOUT)
+    assert page.locator(".toast:has-text('Placing photo.png')").count() == 0  # the outcome took its place
     page.click("#fit")
     settle(page)
     for x, y in [(0, 0), (255, 191), (100, 150)]:
