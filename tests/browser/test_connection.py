@@ -124,6 +124,8 @@ def test_the_page_opens_its_canvas_socket_before_its_modules_and_the_app_takes_i
             assert made["url"].endswith("/ws/garden") and made["parsing"] and page.inner_text("#canvas-name") == "garden"
 
             # After a restart the page's next socket is its own (the early one is long gone).
+            # Its retry waits the longest backoff, so "Reconnect now" is still there to click.
+            page.evaluate("() => { window.boundless.conn.retry = 10; }")
             port = server.port
             server.stop()
             page.wait_for_function("() => document.querySelector('#status').dataset.state === 'waiting'", timeout=TIMEOUT)
