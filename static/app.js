@@ -47,12 +47,13 @@ export class App {
     this.panel = new Panel($("settings"), "boundless.settings");
     this.frame = new Frame($("overlay"), this.view);
     this.brush = new Brush(this.frame, this.view);
-    this.select = new Select(this.frame, this.view, this.brush, this.conn, $("select-controls"), (text, bad) => this.toast(text, bad));
-    this.jobs = new Jobs(this.conn, document, (text, bad) => this.toast(text, bad));
+    const toast = (...args) => this.toast(...args);
+    this.select = new Select(this.frame, this.view, this.brush, this.conn, $("select-controls"), toast);
+    this.jobs = new Jobs(this.conn, document, toast);
     this.history = new HistoryList($("history"));
     this.picker = new CanvasPicker($("picker"), name);
     this.growth = new Growth(this.panel, (message) => this.run(message));
-    this.video = new Video(this.conn, this.panel, (text, bad, replacing) => this.toast(text, bad, replacing));
+    this.video = new Video(this.conn, this.panel, toast);
 
     const redraw = () => this.requestDraw();
     this.view.onchange = redraw;
@@ -424,8 +425,9 @@ export class App {
 }
 
 async function start() {
-  // The server writes its default canvas into the page; ask for it where it did not.
-  let name = new URLSearchParams(location.search).get("canvas") || document.querySelector('meta[name="boundless-canvas"]').content;
+  // index.html's first script named the canvas (?canvas=, else the default the server
+  // wrote into the page) and opened its socket; ask the server where it could not.
+  let name = window.boundlessSocket?.name;
   if (!name) {
     try {
       const response = await fetch("/api/canvases");

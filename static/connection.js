@@ -42,13 +42,13 @@ export class Connection {
     }
   }
 
-  /** Connect. `early` ({ path, socket, received }, from takeEarlySocket) is a socket to this
-   *  path that index.html opened before the modules ran: it is taken over, with what it
-   *  has received, unless it has closed already. */
+  /** Connect. `early` ({ name, socket, received }, from takeEarlySocket) is the socket
+   *  index.html opened before the modules ran: if it is to this path and still open, it is
+   *  taken over with what it has received. */
   open(early = null) {
     clearTimeout(this.timer);
     if (this.socket && this.socket.readyState <= WebSocket.OPEN) return;
-    const adopted = early && early.path === this.path && early.socket.readyState <= WebSocket.OPEN ? early.socket : null;
+    const adopted = early && new URL(early.socket.url).pathname === this.path && early.socket.readyState <= WebSocket.OPEN ? early.socket : null;
     if (early && !adopted) early.socket.close();
     const scheme = location.protocol === "https:" ? "wss:" : "ws:";
     const socket = adopted || new WebSocket(`${scheme}//${location.host}${this.path}`);
