@@ -238,6 +238,7 @@ def test_a_plain_folder_is_read_for_what_each_file_holds(webui, comfy, tmp_path)
     shutil.copy(comfy / "models" / "unet" / "qwen-image-Q8.gguf", plain / "qwen.gguf")
     shutil.copy(comfy / "models" / "vae" / "flux2-vae.safetensors", plain / "vae.safetensors")
     write(plain / "text-encoder.safetensors", {"encoder.block.0.layer.0.SelfAttention.q.weight": (4, 4)})
+    write_gguf(plain / "sdxl-Q8.gguf", "sdxl", {"input_blocks.0.0.weight": (4, 4, 3, 3)})  # diffusers cannot load it
     (plain / "broken.ckpt").write_bytes(b"PK\x03\x04 not really a zip")
     (plain / "README.md").write_text("my models\n")
     library = Library([plain], cache=None)
@@ -248,7 +249,8 @@ def test_a_plain_folder_is_read_for_what_each_file_holds(webui, comfy, tmp_path)
         ("diffusion_model", "qwen"): ("qwen-image", "gguf"),
         ("vae", "vae"): ("flux2-klein", "safetensors"),
     }
-    assert sorted(s.path.name for s in library.scan.skipped) == ["broken.ckpt", "text-encoder.safetensors"]
+    assert sorted(s.path.name for s in library.scan.skipped) == ["broken.ckpt", "sdxl-Q8.gguf", "text-encoder.safetensors"]
+    assert [s.reason for s in library.scan.skipped if s.path.suffix == ".gguf"] == ["diffusers cannot load SDXL from a GGUF file"]
 
 
 def addnet(path: Path) -> str:
@@ -304,6 +306,13 @@ def test_names_are_unique_and_only_scanned_names_are_found(webui, comfy, tmp_pat
             library.find(kind, name)
     with pytest.raises(LibraryError, match="unknown kind"):
         library.find("controlnet", "sd15")
+    # A1111's bare file names find the one entry of that name in a subfolder, as prompts copied from it say.
+    assert library.find("lora", "kohya-xl").name == "styles/kohya-xl"
+    assert library.find("embedding", "sd2-neg").name == "negative/sd2-neg"
+    write(tmp_path / "more" / "loras" / "a" / "kohya-xl.safetensors", kohya("lora_te1_text_model_encoder_layers_0_mlp_fc1"))
+    library = Library([webui, comfy, tmp_path / "more"], cache=tmp_path / "cache.json")
+    with pytest.raises(NotFound, match="2 loras are named 'kohya-xl': say which, 'a/kohya-xl' or 'styles/kohya-xl'"):
+        library.find("lora", "kohya-xl")
 
 
 def test_a_second_scan_reads_no_unchanged_file_and_rereads_a_changed_one(webui, tmp_path, monkeypatch):

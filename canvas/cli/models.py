@@ -31,7 +31,7 @@ def models(args: argparse.Namespace) -> int:
         scan = library.scan
     if args.json:
         print(json.dumps({"folders": [str(folder) for folder in scan.folders],
-                          "entries": [entry.as_dict() for entry in scan.list()],
+                          "entries": [entry.as_dict(paths=True) for entry in scan.list()],
                           "skipped": [skipped.as_dict() for skipped in scan.skipped],
                           "scan": {"read": scan.read, "cached": scan.cached, "seconds": round(scan.seconds, 4)}},
                          indent=2))
@@ -43,6 +43,8 @@ def models(args: argparse.Namespace) -> int:
         for skipped in scan.skipped:
             print(f"  {skipped.path}: {skipped.reason}")
     files = scan.read + scan.cached
+    if any(entry.short_hash is None and entry.format != "diffusers" for entry in scan.list()):
+        print("(a hash shows once known: a job used the file, or --hashes computes them)")
     print(f"{len(scan.entries)} entries; {files} files looked at in {scan.seconds * 1000:.0f} ms "
           f"({scan.read} read, {scan.cached} known from the cache)")
     return 0

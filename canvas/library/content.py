@@ -16,7 +16,7 @@ from typing import Mapping
 from canvas.library.gguf_file import GGUFError, gguf_shapes
 from canvas.library.loras import is_adapter, lora_family
 from canvas.library.pickled import PickleError, pickle_shapes
-from canvas.painters.diffusion.families import recognise_shapes
+from canvas.painters.diffusion.families import FAMILIES, recognise_shapes
 from canvas.painters.diffusion.headers import HeaderError, Shapes, safetensors_header
 
 SAFETENSORS = (".safetensors", ".sft")
@@ -72,11 +72,12 @@ def read_content(path: Path) -> Content:
         if suffix in GGUF:
             shapes, architecture = gguf_shapes(path)
             content = classify(shapes, "gguf")
-            if content.kind is None and architecture in GGUF_ARCHITECTURES:
-                return Content("diffusion_model", GGUF_ARCHITECTURES[architecture], "gguf")
-            if content.kind in ("checkpoint", "diffusion_model"):  # a GGUF file holds the denoiser alone
-                return Content("diffusion_model", content.family, "gguf")
-            return content
+            family = GGUF_ARCHITECTURES.get(architecture) if content.kind is None else content.family
+            if content.kind not in (None, "checkpoint", "diffusion_model") or family is None:
+                return content
+            if not FAMILIES[family].gguf:
+                return Content(None, family, "gguf", reason=f"diffusers cannot load {FAMILIES[family].label} from a GGUF file")
+            return Content("diffusion_model", family, "gguf")  # a GGUF file holds the denoiser alone
     except (HeaderError, PickleError, GGUFError) as exc:
         raise Unreadable(str(exc)) from None
     except (KeyError, TypeError, ValueError) as exc:

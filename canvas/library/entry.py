@@ -48,11 +48,13 @@ class Entry:
     def family_label(self) -> str | None:
         return FAMILIES[self.family].label if self.family in FAMILIES else None
 
-    def as_dict(self) -> dict[str, Any]:
-        """JSON-ready; `path` included: strip it before sending an entry to a client."""
-        return {"name": self.name, "kind": self.kind, "family": self.family, "format": self.format,
-                "size": self.size, "mtime": self.mtime, "hash": self.short_hash, "sha256": self.sha256,
-                "path": str(self.path)}
+    def as_dict(self, paths: bool = False) -> dict[str, Any]:
+        """JSON-ready, as a client may see it; `paths`: with where it lies (the command line's
+        --json: never send paths to a client, which names entries and nothing else)."""
+        shown = {"name": self.name, "kind": self.kind, "family": self.family, "label": self.family_label,
+                 "format": self.format, "size": self.size, "mtime": self.mtime, "hash": self.short_hash,
+                 "sha256": self.sha256}
+        return {**shown, "path": str(self.path), "root": str(self.root)} if paths else shown
 
 
 @dataclass(frozen=True)

@@ -70,12 +70,24 @@ class Library:
         return self._scan.list(kind, family)
 
     def find(self, kind: str, name: str) -> Entry:
-        """The scanned entry of this kind and name; BadName or NotFound (one line) otherwise."""
+        """The scanned entry of this kind and name; BadName or NotFound (one line) otherwise.
+
+        A name without a folder also finds the one entry of that file name in a subfolder:
+        A1111 names LoRAs and embeddings by file name alone, so `<lora:ink:0.8>` copied from
+        someone's prompt finds `styles/ink`; two such files make it ambiguous (NotFound)."""
         _check_kind(kind)
-        entry = self._scan.find(kind, check_name(name))
-        if entry is None:
-            raise NotFound(f"no {kind.replace('_', ' ')} named {name!r} in the models library")
-        return entry
+        scan = self._scan
+        entry = scan.find(kind, check_name(name))
+        if entry is not None:
+            return entry
+        if "/" not in name:
+            matches = [entry for entry in scan.list(kind) if entry.name.rsplit("/", 1)[-1] == name]
+            if len(matches) == 1:
+                return matches[0]
+            if matches:
+                raise NotFound(f"{len(matches)} {kind.replace('_', ' ')}s are named {name!r}: "
+                               f"say which, {' or '.join(repr(m.name) for m in matches[:4])}")
+        raise NotFound(f"no {kind.replace('_', ' ')} named {name!r} in the models library")
 
     def hash(self, entry: Entry) -> str | None:
         """A1111's short hash of `entry` ("Model hash", a LoRA's shorthash); computed on first
