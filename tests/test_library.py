@@ -210,7 +210,11 @@ def test_an_a1111_folder_is_found_by_kind_family_and_name(webui, tmp_path):
     for entry in library.entries():
         assert entry.path.is_file() and entry.path.is_relative_to(webui) and entry.root == webui
         assert entry.size == entry.path.stat().st_size and entry.mtime == entry.path.stat().st_mtime
-    assert library.find("lora", "styles/kohya-xl").path == webui / "models" / "Lora" / "styles" / "kohya-xl.safetensors"
+    lora = library.find("lora", "styles/kohya-xl")
+    assert lora.path == webui / "models" / "Lora" / "styles" / "kohya-xl.safetensors"
+    assert lora.as_dict() == {"name": "styles/kohya-xl", "kind": "lora", "family": "sdxl", "label": "SDXL",
+                              "format": "safetensors", "size": lora.size, "mtime": lora.mtime, "hash": None,
+                              "sha256": None}  # what a client may see: no path
     # The damaged file is listed as not used, with why; the scan went on; PNGs and YAMLs are not weights.
     assert [(s.path.name, "not a .safetensors file" in s.reason) for s in library.scan.skipped] == [("junk.safetensors", True)]
 
@@ -430,3 +434,30 @@ def test_boundless_models_lists_by_kind_and_family(webui, comfy, tmp_path, monke
     assert main(["models", "--models", str(tmp_path / "nowhere")]) == 2
     captured = capsys.readouterr()
     assert captured.out == "" and captured.err.count("\n") == 1 and "nowhere: no such folder" in captured.err
+
+
+@pytest.mark.parametrize("shapes, metadata, family", [
+    (kohya("lora_te_text_model_encoder_layers_0_self_attn_q_proj"), {}, "sd1"),
+    (kohya("lora_te_text_model_encoder_layers_0_self_attn_q_proj", down=1024), {}, "sd2"),  # SD 2's text encoder
+    (kohya("lora_unet_input_blocks_4_1_transformer_blocks_0_attn2_to_k", down=2048), {}, "sdxl"),
+    (kohya("lora_unet_input_blocks_4_1_transformer_blocks_0_attn1_to_q", down=640), {}, "sdxl"),  # kohya's SDXL names
+    ({"unet.down_blocks.0.attentions.0.transformer_blocks.0.attn2.processor.to_k_lora.down.weight": (4, 1024),
+      "unet.down_blocks.0.attentions.0.transformer_blocks.0.attn2.processor.to_k_lora.up.weight": (320, 4)}, {}, "sd2"),
+    (kohya("lora_unet_down_blocks_1_resnets_0_conv1", down=320), {"ss_base_model_version": "sdxl_base_v1-0"}, "sdxl"),
+    (kohya("lora_unet_down_blocks_0_attentions_0_proj_in", down=320), {"ss_v2": "True"}, "sd2"),
+    (kohya("lora_unet_double_blocks_0_img_attn_qkv", down=3072), {}, "flux"),
+    (kohya("lora_unet_double_blocks_0_img_attn_qkv", down=3072), {"modelspec.architecture": "Flux.1-fill-dev/lora"}, "flux-fill"),
+    (kohya("lora_unet_double_blocks_0_img_attn_qkv", down=3072), {"modelspec.architecture": "chroma/lora"}, "chroma"),
+    ({"diffusion_model.double_blocks.0.img_attn.qkv.lora_A.weight": (4, 3072)}, {}, "flux"),  # ComfyUI's, ai-toolkit's
+    ({"transformer.transformer_blocks.0.attn.to_q.lora_A.weight": (4, 3072)}, {}, "flux"),  # joint blocks: FLUX's width
+    ({"transformer.transformer_blocks.0.attn.add_q_proj.lora_A.weight": (4, 2432)}, {}, "sd3"),  # SD 3.5 Large's
+    (kohya("lora_unet_joint_blocks_0_context_block_attn_qkv", down=1536), {}, "sd3"),
+    (kohya("lora_unet_transformer_blocks_0_txt_mlp_net_0_proj", down=3072), {}, "qwen-image"),
+    ({"diffusion_model.layers.0.feed_forward.w1.lora_A.weight": (4, 3840)}, {}, "z-image"),
+    ({"transformer.single_transformer_blocks.0.attn.to_qkv_mlp_proj.lora_A.weight": (4, 3072)}, {}, "flux2-klein"),
+    ({"something.lora_A.weight": (4, 8)}, {}, None),
+])
+def test_lora_families_from_every_spelling(shapes, metadata, family):
+    from canvas.library.loras import is_adapter, lora_family
+
+    assert is_adapter(shapes) and lora_family(shapes, metadata) == family

@@ -82,20 +82,23 @@ def lora_family(shapes: Shapes, metadata: Mapping[str, str] | None = None) -> st
 
 
 def _sd_family(keys: Mapping[str, tuple[int, ...]], hinted: str | None) -> str:
-    """SD 1.x, 2.x or XL: the cross-attention width first, then SDXL's second text encoder
-    or its block layout, then the metadata; SD 1.x when nothing says otherwise (as the
-    painter's table reads a checkpoint of an unusual width)."""
+    """SD 1.x, 2.x or XL, from the surest sign to the weakest: the width the cross-attention
+    reads (the text encoder's), SDXL's second text encoder, the first text encoder's width,
+    the UNet's block layout (SDXL's first level has no attention, SD 1.x's last none), the
+    trainer's metadata; SD 1.x when nothing says otherwise, as the painter's table reads a
+    checkpoint of an unusual width."""
+    widths = {2048: "sdxl", 1024: "sd2", 768: "sd1"}
     for name, shape in keys.items():
-        if CROSS_ATTENTION.search(name) and DOWN.search(name) and shape:
-            return {2048: "sdxl", 1024: "sd2"}.get(shape[-1], "sdxl" if SDXL_ONLY.search(" ".join(keys)) else "sd1")
+        if CROSS_ATTENTION.search(name) and DOWN.search(name) and shape and shape[-1] in widths:
+            return widths[shape[-1]]
     if any(SDXL_ONLY.search(name) for name in keys):
         return "sdxl"
+    for name, shape in keys.items():
+        if TEXT_WIDTH.search(name) and DOWN.search(name) and shape and shape[-1] in (768, 1024):
+            return widths[shape[-1]]
     if any(SD1_ONLY.search(name) for name in keys):
-        for name, shape in keys.items():
-            if TEXT_WIDTH.search(name) and DOWN.search(name) and shape and shape[-1] == 1024:
-                return "sd2"
         return hinted if hinted in ("sd1", "sd2") else "sd1"
-    if any(name.startswith("lora_unet_input_blocks") or name.startswith("lora_unet_output_blocks") for name in keys):
+    if any(name.startswith(("lora_unet_input_blocks", "lora_unet_output_blocks")) for name in keys):
         return "sdxl"  # kohya names SDXL's UNet modules the original way, SD 1.x's the diffusers way
     return hinted if hinted in SD_LIKE else "sd1"
 
