@@ -461,3 +461,15 @@ def test_lora_families_from_every_spelling(shapes, metadata, family):
     from canvas.library.loras import is_adapter, lora_family
 
     assert is_adapter(shapes) and lora_family(shapes, metadata) == family
+
+
+def test_a_file_that_needs_a_missing_package_is_read_again_once_it_is_there(comfy, tmp_path, monkeypatch):
+    plain = tmp_path / "plain"
+    plain.mkdir()
+    shutil.copy(comfy / "models" / "unet" / "flux1-dev-Q4_K_S.gguf", plain / "flux.gguf")
+    with monkeypatch.context() as patch:
+        patch.setitem(__import__("sys").modules, "gguf", None)  # as if not installed
+        library = Library([plain], cache=tmp_path / "cache.json")
+    assert library.entries() == [] and "needs the gguf package" in library.scan.skipped[0].reason
+    scan = library.rescan()  # installed now: read again, not taken from the cache
+    assert scan.read == 1 and found(library) == {("diffusion_model", "flux"): ("flux", "gguf")}

@@ -6,8 +6,10 @@ user's A1111, ComfyUI or plain folders, recognised from their headers without to
 """
 
 from canvas.library.entry import KINDS, Entry, Skipped
+from canvas.library.errors import BadName, LibraryError, MissingPackage, NotFound
 from canvas.library.library import Library
-from canvas.library.names import BadName, LibraryError, NotFound, check_name
+from canvas.library.names import check_name
 from canvas.library.scan import Scan
 
-__all__ = ["KINDS", "BadName", "Entry", "Library", "LibraryError", "NotFound", "Scan", "Skipped", "check_name"]
+__all__ = ["KINDS", "BadName", "Entry", "Library", "LibraryError", "MissingPackage", "NotFound", "Scan", "Skipped",
+           "check_name"]

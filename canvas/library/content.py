@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Mapping
 
+from canvas.library.errors import MissingPackage
 from canvas.library.gguf_file import GGUFError, gguf_shapes
 from canvas.library.loras import is_adapter, lora_family
 from canvas.library.pickled import PickleError, pickle_shapes
@@ -54,7 +55,12 @@ class Content:
 
 
 class Unreadable(ValueError):
-    """The file is not a weights file we can read at all (damaged, or something else)."""
+    """The file is not a weights file we can read at all (damaged, or something else), or
+    not without a missing package (`lasting` False: worth trying again next scan)."""
+
+    def __init__(self, message: str, lasting: bool = True) -> None:
+        super().__init__(message)
+        self.lasting = lasting
 
 
 def read_content(path: Path) -> Content:
@@ -80,6 +86,8 @@ def read_content(path: Path) -> Content:
             return Content("diffusion_model", family, "gguf")  # a GGUF file holds the denoiser alone
     except (HeaderError, PickleError, GGUFError) as exc:
         raise Unreadable(str(exc)) from None
+    except MissingPackage as exc:
+        raise Unreadable(str(exc), lasting=False) from None
     except (KeyError, TypeError, ValueError) as exc:
         raise Unreadable(f"{path}: a malformed header ({type(exc).__name__})") from None
     raise Unreadable(f"{path}: not a weights file ({', '.join(EXTENSIONS)})")

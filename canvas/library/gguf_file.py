@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from canvas.library.errors import MissingPackage
+
 
 class GGUFError(ValueError):
     """Not a readable GGUF file; the message says why."""
@@ -22,7 +24,7 @@ def gguf_shapes(path: Path) -> tuple[dict[str, tuple[int, ...]], str | None]:
     try:
         from gguf import GGUFReader
     except ImportError:
-        raise GGUFError(f"{path}: reading GGUF files needs the gguf package (pip install gguf)") from None
+        raise MissingPackage(f"{path}: reading GGUF files needs the gguf package (pip install gguf)") from None
     try:
         reader = GGUFReader(path)
     except OSError as exc:

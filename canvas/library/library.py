@@ -26,8 +26,9 @@ from typing import Iterable
 
 from canvas.library.cache import ScanCache, default_cache_path
 from canvas.library.entry import KINDS, SHORT_HASH, Entry
+from canvas.library.errors import LibraryError, NotFound
 from canvas.library.hashes import compute, hash_method
-from canvas.library.names import LibraryError, NotFound, check_name
+from canvas.library.names import check_name
 from canvas.library.scan import Scan, scan_folders
 
 

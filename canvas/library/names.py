@@ -15,22 +15,10 @@ import re
 from pathlib import PurePosixPath
 from typing import Any
 
+from canvas.library.errors import BadName
+
 MAX_NAME = 255
 _FORBIDDEN = re.compile(r"[\x00-\x1f\x7f\\]")
-
-
-class LibraryError(ValueError):
-    """A one-line reason a library request was refused."""
-
-    code = "library"
-
-
-class BadName(LibraryError):
-    code = "bad_name"
-
-
-class NotFound(LibraryError):
-    code = "not_found"
 
 
 def name_problem(name: Any) -> str | None:

@@ -20,6 +20,8 @@ import zipfile
 from pathlib import Path
 from typing import Any
 
+from canvas.library.errors import MissingPackage
+
 MAX_STRUCTURE = 64 * 2**20  # bytes of data.pkl: a checkpoint's is well under 1 MB
 MAX_LEGACY = 64 * 2**20  # a pre-1.6 file torch loads whole: embeddings, not checkpoints
 
@@ -116,7 +118,7 @@ def _legacy(path: Path) -> Any:
     try:
         import torch
     except ImportError:
-        raise PickleError(f"{path}: an old-format PyTorch file: reading it needs torch") from None
+        raise MissingPackage(f"{path}: an old-format PyTorch file: reading it needs torch") from None
     try:
         loaded = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # noqa: BLE001

@@ -150,7 +150,11 @@ def _entry(found: _Found, place: Place, root: Path, cache: ScanCache, full: bool
             content = read_content(found.path)
         except Unreadable as exc:
             content = Content(None, None, "unreadable", reason=str(exc).removeprefix(f"{found.path}: "))
-        cache.put_content(found.path, found.size, found.mtime_ns, content)
+            lasting = exc.lasting
+        else:
+            lasting = True
+        if lasting:
+            cache.put_content(found.path, found.size, found.mtime_ns, content)
         counts["read"] += 1
     else:
         counts["cached"] += 1
