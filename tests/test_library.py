@@ -343,14 +343,17 @@ def test_a_second_scan_reads_no_unchanged_file_and_rereads_a_changed_one(webui, 
     assert reads == [] and again.scan.read == 0 and again.scan.cached == first.read
     assert found(again) == WEBUI and again.find("lora", "kohya-sd1").family == "sd1"
 
-    # A changed file (here: a new mtime) is read again; a new one is read; a deleted one goes.
+    # A changed file (here: a new mtime) is read again, and hashed again; a new one is read; a deleted one goes.
     xl = folder / "models" / "Stable-diffusion" / "xl" / "tiny-xl.safetensors"
+    old_hash = again.hash(again.find("checkpoint", "xl/tiny-xl"))
     write(xl, {SD1_ATTENTION: (4, 1024), "cond_stage_model.model.ln_final.weight": (4,)})
     write(folder / "models" / "Lora" / "new.safetensors", kohya("lora_te2_text_model_encoder_layers_0_mlp_fc1"))
     (folder / "embeddings" / "xl-style.safetensors").unlink()
     scan = again.rescan()
     assert sorted(path.name for path in reads) == ["new.safetensors", "tiny-xl.safetensors"] and scan.read == 2
     assert again.find("checkpoint", "xl/tiny-xl").family == "sd2" and again.find("lora", "new").family == "sdxl"
+    assert again.find("checkpoint", "xl/tiny-xl").sha256 is None  # the old hash is not the new file's
+    assert again.hash(again.find("checkpoint", "xl/tiny-xl")) == hashlib.sha256(xl.read_bytes()).hexdigest()[:10] != old_hash
     with pytest.raises(NotFound):
         again.find("embedding", "xl-style")
     # --rescan: every file read again, whatever the cache says (the impostor shows now).
