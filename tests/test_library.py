@@ -233,6 +233,10 @@ def test_pointing_at_the_models_folder_itself_finds_the_same(webui, comfy, tmp_p
     assert found(Library([comfy / "models"], cache=None)) == COMFY
 
 
+def test_a_folder_given_twice_or_inside_another_is_read_once(webui, tmp_path):
+    assert found(Library([webui, webui / "models" / "Lora", webui], cache=None)) == WEBUI
+
+
 def test_a_plain_folder_is_read_for_what_each_file_holds(webui, comfy, tmp_path):
     plain = tmp_path / "plain"
     (plain / "sub").mkdir(parents=True)

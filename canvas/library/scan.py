@@ -68,8 +68,10 @@ def scan_folders(folders: tuple[Path, ...] | list[Path], cache: ScanCache, full:
     skipped: list[Skipped] = []
     seen: set[str] = set()
     counts = {"read": 0, "cached": 0}
+    # Folders walked, by device and inode: a folder given twice, inside another one given,
+    # or linked from elsewhere is walked once, where it was met first.
+    visited: set[tuple[int, int]] = set()
     for root in folders:
-        visited: set[tuple[int, int]] = set()
         for place in places(root):
             for found in _walk(place.folder, place.recursive, visited, skipped):
                 seen.add(str(found.path))
