@@ -18,7 +18,7 @@ from canvas.cli import main
 from canvas.store import Store
 from tiler.rect import Rect
 
-COMMANDS = ["expand", "inpaint", "zoomout", "grow", "video", "import", "history", "undo", "redo", "export"]
+COMMANDS = ["expand", "inpaint", "zoomout", "grow", "video", "import", "history", "undo", "redo", "export", "models"]
 
 
 def run(*args: str, check: int | None = 0) -> subprocess.CompletedProcess:

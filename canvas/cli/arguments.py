@@ -134,6 +134,14 @@ def build_parser() -> Parser:
     serve.add_argument("--window-timeout", type=float, default=600, metavar="SECONDS",
                        help="a window painting longer fails its job with `timeout` (default 600; 0: no limit)")
     _model_arguments(serve)
+    models = commands.add_parser("models", help="list the checkpoints, LoRAs, embeddings and VAEs in models folders",
+                                 description="Scan --models folders (A1111's or ComfyUI's layout, or a plain folder) "
+                                             "and list what they hold, by kind and family.")
+    library_arguments(models, required=True)
+    models.add_argument("--json", action="store_true", help="print the entries (with paths and hashes) as JSON")
+    models.add_argument("--rescan", action="store_true", help="read every file again, whatever the scan cache says")
+    models.add_argument("--hashes", action="store_true", help="compute A1111's hash of every entry that has none "
+                        "yet (reads whole files: slow once for large checkpoints, then cached)")
     worker = commands.add_parser(
         "worker", help="join this machine to the Ray cluster `serve --ray` paints on",
         description="Run `ray start --block` so this machine's CPUs and GPUs take painter actors of "
@@ -147,6 +155,13 @@ def build_parser() -> Parser:
     worker.add_argument("--num-cpus", type=int, metavar="N", help="CPUs to offer (default: Ray detects them)")
     worker.add_argument("--dry-run", action="store_true", help="print the command and exit")
     return parser
+
+
+def library_arguments(parser: argparse.ArgumentParser, required: bool = False) -> None:
+    """The models folders the library scans (canvas/library/)."""
+    parser.add_argument("--models", action="append", required=required, default=None, metavar="DIR",
+                        help="a models folder, repeatable: an A1111 or ComfyUI folder (or its models/), or a plain "
+                             "folder of .safetensors/.ckpt/.gguf files; earlier folders win a shared name")
 
 
 def _side_help(side: str) -> str:
@@ -233,4 +248,4 @@ def _model_arguments(parser: argparse.ArgumentParser) -> None:
     model.add_argument("--vae-tiling", action="store_true", help="encode and decode in tiles (large windows, small GPUs)")
 
 
-__all__ = ["MAX_GROW", "Parser", "build_parser"]
+__all__ = ["MAX_GROW", "Parser", "build_parser", "library_arguments"]

@@ -16,6 +16,7 @@ from typing import Sequence
 from canvas.cli import commands
 from canvas.cli.arguments import build_parser
 from canvas.cli.errors import UserError
+from canvas.cli.models import models
 from canvas.cli.serve import serve
 from canvas.cli.worker import worker
 from canvas.jobs import JobError
@@ -32,6 +33,7 @@ HANDLERS = {
     "undo": commands.undo,
     "redo": commands.redo,
     "export": commands.export,
+    "models": models,
     "serve": serve,
     "worker": worker,
 }
