@@ -244,3 +244,32 @@ def test_a_window_paints_with_a_long_and_weighted_prompt(models, kind):
     short = paint("a red house")
     assert long.shape == image.shape and long[mask].std() > 0
     assert not np.array_equal(long[mask], short[mask])
+
+
+def test_openclip_tokenizers_pad_with_their_own_token(models):
+    """SD 2.x's tokenizer and SDXL's second pad with "!", not the end token: chunks pad as they do."""
+    from canvas.painters.diffusion.loading import prepare
+    from canvas.painters.diffusion.settings import DiffusionSettings
+    from canvas.painters.diffusion.text_encoding import _Encoder
+    from tiny_models import build_pipeline
+
+    pipeline = build_pipeline("sdxl")
+    pipeline.tokenizer_2.pad_token = "!"
+    pad = pipeline.tokenizer_2.pad_token_id
+    assert pad != pipeline.tokenizer_2.eos_token_id
+    model = prepare(pipeline, DiffusionSettings(model="tiny", dtype="fp32"))
+    with torch.inference_mode():
+        ours = encode(model, "a park", "fog", True)
+        embeds, pooled = pipeline_encoding(model, "a park", "fog", True)
+    assert torch.equal(ours.embeds, embeds) and torch.equal(ours.pooled, pooled)
+    _, second = _Encoder(pipeline.tokenizer_2, pipeline.text_encoder_2, True).chunks("a BREAK b")
+    assert second.tokens[2:] == [pipeline.tokenizer_2.eos_token_id, *[pad] * 74]
+
+
+def test_a_weight_that_is_not_a_number_fails_the_window_before_it_paints(models):
+    image = np.zeros((512, 512, 3), np.uint8)
+    mask = np.ones((512, 512), bool)
+    seen = []
+    with pytest.raises(PromptError, match="prompt weight '1.2.3' is not a number"):
+        models.painter("sd").paint(image, mask, PaintRequest(prompt="a (b:1.2.3)", steps=2), seen.append, CancelToken())
+    assert not seen
