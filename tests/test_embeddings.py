@@ -31,7 +31,7 @@ def models(tmp_path_factory) -> TinyModels:
 @pytest.fixture(scope="module")
 def folder(tmp_path_factory):
     """An A1111 `embeddings/` folder: SD 1.x files in both .pt forms and as .safetensors, an
-    SDXL file, one in a subfolder, and a file that is no embedding."""
+    SDXL file, one in a subfolder, and files that are no embeddings."""
     root = tmp_path_factory.mktemp("embeddings")
     generator = torch.Generator().manual_seed(5)
 
@@ -46,6 +46,8 @@ def folder(tmp_path_factory):
     save_file({"emb_params": vectors(2)}, str(root / "more" / "fuzzy.safetensors"))
     save_file({"clip_l": vectors(2), "clip_g": vectors(2, TEXT_HIDDEN_2)}, str(root / "glossy-xl.safetensors"))
     (root / "notes.pt").write_bytes(b"not a pickle")
+    save_file({"lora_unet_down.lora_down.weight": vectors(4), "lora_unet_down.lora_up.weight": vectors(4)},
+              str(root / "a-lora.safetensors"))  # misplaced: told apart by its header
     (root / "readme.txt").write_text("ignored: not an embedding file")
     return root
 
@@ -63,8 +65,9 @@ def test_a_folder_of_embeddings_loads_what_fits_the_model_and_skips_the_rest(sd,
     loaded = sd.embeddings.loaded
     assert {e.name: e.vectors for e in loaded.values()} == {"Shiny": 3, "plain": 1, "fuzzy": 2}
     skipped = {path.name: reason for path, reason in sd.embeddings.skipped}
-    assert skipped.keys() == {"glossy-xl.safetensors", "notes.pt"}
+    assert skipped.keys() == {"glossy-xl.safetensors", "notes.pt", "a-lora.safetensors"}
     assert "an SDXL embedding" in skipped["glossy-xl.safetensors"] and "cannot read it" in skipped["notes.pt"]
+    assert skipped["a-lora.safetensors"] == "not a textual-inversion embedding"
     # The tokenizer knows each name (case-blind) and the text encoder holds the file's vectors.
     saved = torch.load(folder / "Shiny.pt", weights_only=True)["string_to_param"]["*"]
     [first] = token_ids(sd, "SHINY")

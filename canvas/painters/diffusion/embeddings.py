@@ -23,6 +23,7 @@ from typing import Any, Iterable
 
 import torch
 
+from canvas.painters.diffusion.headers import safetensors_shapes
 from canvas.painters.diffusion.loading import LoadedModel, _quiet, first_line
 from canvas.painters.diffusion.settings import EMBEDDING_FILES, ModelError
 from canvas.painters.diffusion.weighting import CHUNK_LENGTH
@@ -30,6 +31,9 @@ from canvas.painters.diffusion.weighting import CHUNK_LENGTH
 log = logging.getLogger(__name__)
 
 XL_KEYS = ("clip_l", "clip_g")  # SDXL files: the first text encoder's vectors, the second's
+# Embeddings are kilobytes (75 vectors of SDXL's 2048 floats: 600 kB); anything far larger in
+# an embeddings folder is something else, not worth reading.
+MAX_BYTES = 50 * 1024 * 1024
 
 
 class EmbeddingError(ValueError):
@@ -59,13 +63,14 @@ class Embeddings:
         """Loads every embedding file in `paths` (files, or folders searched to any depth)
         that fits the model and is not loaded yet."""
         fitting: list[tuple[Embedding, dict[str, torch.Tensor]]] = []
+        vocabularies = [tokenizer.get_vocab() for tokenizer in _tokenizers(model)]
         for path in embedding_files(paths):
             name = path.stem
             try:
                 if name.lower() in self.loaded or any(name.lower() == e.name.lower() for e, _ in fitting):
                     raise EmbeddingError(f"another embedding is called {name!r} already")
                 tensors = fit(read_embedding(path), model)
-                _check_name(name, model)
+                _check_name(name, vocabularies)
             except EmbeddingError as exc:
                 self.skipped.append((path, str(exc)))
                 log.warning("embedding %s skipped: %s", path, exc)
@@ -99,12 +104,19 @@ def read_embedding(path: Path) -> dict[str, torch.Tensor]:
     """The vectors of one file: {"": (n, D)} for SD 1.x/2.x, {"clip_l": (n, D1), "clip_g":
     (n, D2)} for SDXL."""
     try:
+        if path.stat().st_size > MAX_BYTES:
+            raise EmbeddingError("too large for an embedding (a checkpoint or a LoRA?)")
         if path.suffix.lower() == ".safetensors":
             from safetensors.torch import load_file
 
+            shapes = safetensors_shapes(path)  # the header alone: a LoRA is not read in full
+            if len(shapes) != 1 and not all(key in shapes for key in XL_KEYS):
+                raise EmbeddingError("not a textual-inversion embedding")
             data: Any = load_file(str(path))
         else:  # pickles: tensors and plain data only, never code
             data = torch.load(str(path), map_location="cpu", weights_only=True)
+    except EmbeddingError:
+        raise
     except Exception as exc:
         raise EmbeddingError(f"cannot read it ({first_line(exc)})") from None
     if isinstance(data, dict) and "string_to_param" in data:  # A1111's own .pt
@@ -152,10 +164,9 @@ def fit(tensors: dict[str, torch.Tensor], model: LoadedModel) -> dict[str, torch
     return by_encoder
 
 
-def _check_name(name: str, model: LoadedModel) -> None:
+def _check_name(name: str, vocabularies: list[dict[str, int]]) -> None:
     # A name the tokenizer has already would change what that word means in every prompt.
-    for tokenizer in _tokenizers(model):
-        vocab = tokenizer.get_vocab()
+    for vocab in vocabularies:
         if name.lower() in vocab or f"{name.lower()}_1" in vocab:
             raise EmbeddingError(f"{name!r} is a word the tokenizer knows already")
 
