@@ -244,6 +244,9 @@ def _model_arguments(parser: argparse.ArgumentParser) -> None:
                        "folder, hub id or one .safetensors file (SD 1.5: e.g. lllyasviel/control_v11p_sd15_inpaint; SDXL)")
     model.add_argument("--controlnet-scale", type=float, default=CONTROLNET_SCALE, metavar="X",
                        help=f"how strongly the ControlNet steers ({low:g}-{high:g}, default {CONTROLNET_SCALE:g})")
+    model.add_argument("--embeddings", action="append", default=[], metavar="DIR",
+                       help="textual-inversion embeddings (.pt, .safetensors; A1111's embeddings/ folder): a folder "
+                            "or one file, repeatable; a prompt uses one by its file name, e.g. easynegative")
     model.add_argument("--attention-slicing", action="store_true", help="less GPU memory, a little slower")
     model.add_argument("--vae-tiling", action="store_true", help="encode and decode in tiles (large windows, small GPUs)")
 

@@ -14,7 +14,7 @@ from canvas.cli.errors import UserError
 DIFFUSION = "diffusion"
 # Model options only the diffusion painter takes (argparse dest -> DiffusionSettings field).
 MODEL_OPTIONS = ("model", "model_config", "offline", "device", "dtype", "vae", "scheduler", "masked_content",
-                 "soft_mask", "controlnet", "controlnet_scale", "attention_slicing", "vae_tiling")
+                 "soft_mask", "controlnet", "controlnet_scale", "embeddings", "attention_slicing", "vae_tiling")
 
 
 def painter_options(args: argparse.Namespace, names: Iterable[str]) -> dict[str, dict[str, Any]]:
@@ -29,6 +29,8 @@ def painter_options(args: argparse.Namespace, names: Iterable[str]) -> dict[str,
         raise UserError("--model is for the diffusion painter: add --painter diffusion")
     elif args.controlnet:
         raise UserError("--controlnet steers a Stable Diffusion model: add --painter diffusion --model MODEL")
+    elif args.embeddings:
+        raise UserError("--embeddings are for a Stable Diffusion model: add --painter diffusion --model MODEL")
     options: dict[str, dict[str, Any]] = {}
     for name in names:
         if name == DIFFUSION:

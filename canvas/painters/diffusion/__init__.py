@@ -8,6 +8,9 @@ Modules, in the order a window meets them:
   without torch, so the command line can refuse a typo before anything loads;
 - `loading`: finds and loads the model once (hub id, folder or single file), detects its kind;
 - `prompts`: text embeddings, cached so a job encodes its prompt once, not once per window;
+- `weighting`: A1111's prompt syntax, parsed and cut into 75-token chunks (no torch);
+- `text_encoding`: those chunks through the CLIP text encoders, weighted;
+- `embeddings`: textual-inversion files loaded into the tokenizers and text encoders;
 - `schedulers`: the samplers by the names people know;
 - `controlnet`: an inpaint ControlNet (folder, hub id or one file) checked against the
   UNet, and the control image it sees: the known pixels, the masked ones marked;

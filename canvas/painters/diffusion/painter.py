@@ -20,6 +20,7 @@ import torch.nn.functional as F
 
 from canvas.painters.base import CancelToken, Option, PaintProgress, PaintRequest, ProgressCallback
 from canvas.painters.diffusion.denoise import LATENT_SCALE, Sampling, Window, inpaint, is_guided, sampled_steps
+from canvas.painters.diffusion.embeddings import load_embeddings
 from canvas.painters.diffusion.loading import LoadedModel, load_model, prepare
 from canvas.painters.diffusion.preview import latents_to_rgb
 from canvas.painters.diffusion.prompts import PromptCache
@@ -41,7 +42,9 @@ class DiffusionPainter:
         self.settings = settings
         self.model: LoadedModel = load_model(settings) if pipeline is None else prepare(pipeline, settings)
         self.native_window = self.model.native  # the window size the model was trained at
-        self.prompts = PromptCache(self.model)
+        # Textual inversions, by file name in a prompt (text_encoding.py reads them there).
+        self.embeddings = load_embeddings(self.model, settings.embeddings)
+        self.prompts = PromptCache(self.model, embeddings=self.embeddings)
         # What a job may set (the server lists it in `welcome`), defaulting to this
         # painter's settings; the CLI's --scheduler and --masked-content are the same CHOICES.
         self.OPTIONS = {

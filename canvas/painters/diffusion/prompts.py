@@ -1,7 +1,7 @@
 """Text embeddings, computed once per prompt: a job's windows share one prompt, so the text
 encoders run for its first window only (SDXL's two encoders cost a GPU step's worth).
 
-    cache = PromptCache(model)
+    cache = PromptCache(model, embeddings=painter.embeddings)   # embeddings.py: what names mean
     text = cache.get("a park", "blurry", guided=True)   # encoded
     text = cache.get("a park", "blurry", guided=True)   # the same tensors, no work
 """
@@ -13,7 +13,9 @@ from dataclasses import dataclass
 
 import torch
 
+from canvas.painters.diffusion.embeddings import Embeddings
 from canvas.painters.diffusion.loading import LoadedModel
+from canvas.painters.diffusion.text_encoding import encode_text
 
 CACHED_PROMPTS = 8  # a few jobs' worth: switching back and forth between prompts stays free
 
@@ -22,19 +24,20 @@ CACHED_PROMPTS = 8  # a few jobs' worth: switching back and forth between prompt
 class TextConditioning:
     """What the UNet is conditioned on: rows are [negative, prompt] when guided, [prompt] when not."""
 
-    embeds: torch.Tensor  # (rows, 77, D)
+    embeds: torch.Tensor  # (rows, 77 x chunks, D): a long prompt or a BREAK takes several chunks
     pooled: torch.Tensor | None  # (rows, P): SDXL's pooled text embedding, else None
 
 
 class PromptCache:
-    def __init__(self, model: LoadedModel, size: int = CACHED_PROMPTS) -> None:
+    def __init__(self, model: LoadedModel, size: int = CACHED_PROMPTS, embeddings: Embeddings | None = None) -> None:
         self.model = model
         self.size = size
-        self._cache: OrderedDict[tuple[str, str, bool], TextConditioning] = OrderedDict()
+        self.embeddings = embeddings  # what names mean in a prompt: part of the key
+        self._cache: OrderedDict[tuple, TextConditioning] = OrderedDict()
 
     def get(self, prompt: str, negative: str, guided: bool) -> TextConditioning:
-        # The model is fixed per painter (and per cache), so the key needs only the texts.
-        key = (prompt, negative, guided)
+        # The model is fixed per cache; the embeddings loaded into it may grow.
+        key = (prompt, negative, guided, self.embeddings.key if self.embeddings else ())
         if key in self._cache:
             self._cache.move_to_end(key)
             return self._cache[key]
@@ -46,22 +49,7 @@ class PromptCache:
 
 
 def encode(model: LoadedModel, prompt: str, negative: str, guided: bool) -> TextConditioning:
-    """The pipeline's own prompt encoding (its truncation, clip skip and SDXL's zeroed empty
-    negative prompt), without running the pipeline."""
-    pipeline = model.pipeline
-    # None, not "": SDXL then uses zeros for the unconditional row, as it was trained.
-    negative_prompt = negative or None
-    if model.xl:
-        embeds, negative_embeds, pooled, negative_pooled = pipeline.encode_prompt(
-            prompt, device=model.device, num_images_per_prompt=1,
-            do_classifier_free_guidance=guided, negative_prompt=negative_prompt,
-        )
-    else:
-        embeds, negative_embeds = pipeline.encode_prompt(
-            prompt, model.device, 1, guided, negative_prompt=negative_prompt,
-        )
-        pooled = negative_pooled = None
-    if guided:
-        embeds = torch.cat([negative_embeds, embeds])
-        pooled = None if pooled is None else torch.cat([negative_pooled, pooled])
+    """Both prompts through the text encoders, A1111's way (text_encoding.py): weights,
+    BREAK and any length; a plain prompt encodes to the pipeline's own `encode_prompt` tensors."""
+    embeds, pooled = encode_text(model, prompt, negative, guided)
     return TextConditioning(embeds.to(model.dtype), None if pooled is None else pooled.to(model.dtype))

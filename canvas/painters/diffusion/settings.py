@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, replace
+from pathlib import Path
 
 from canvas.painters.base import Choice
 
@@ -34,6 +35,7 @@ SOFT_MASK = 32  # px over which 4-channel models blend from the known latents to
 # ControlNet at all; above 2 its residuals swamp the UNet's and pictures fall apart.
 CONTROLNET_SCALE = 1.0
 CONTROLNET_SCALES = (0.0, 2.0)
+EMBEDDING_FILES = (".pt", ".bin", ".safetensors")  # A1111's textual-inversion files
 
 
 class ModelError(ValueError):
@@ -75,6 +77,9 @@ class DiffusionSettings:
     soft_mask: int = SOFT_MASK
     controlnet: str | None = None  # an inpaint ControlNet: hub id, diffusers folder or one file
     controlnet_scale: float = CONTROLNET_SCALE
+    # Textual-inversion embeddings: files, or folders of them (A1111's `embeddings/`); a
+    # prompt uses one by its file name. Those of another family are skipped when loading.
+    embeddings: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if not str(self.model or "").strip():
@@ -93,6 +98,7 @@ class DiffusionSettings:
         set_(self, "controlnet_scale", float(scale))
         if self.controlnet is not None and not str(self.controlnet).strip():
             raise ModelError("--controlnet needs a ControlNet: a hub id, a diffusers folder or a .safetensors file")
+        set_(self, "embeddings", embedding_paths(self.embeddings))
 
     def with_options(self, options: dict) -> "DiffusionSettings":
         """These settings with a job's `scheduler`, `masked_content`, `soft_mask` and
@@ -102,3 +108,23 @@ class DiffusionSettings:
         if "soft_mask" in known:
             known["soft_mask"] = int(known["soft_mask"])
         return replace(self, **known) if known else self
+
+
+def embedding_paths(paths: object) -> tuple[str, ...]:
+    """`paths` (one path, or several) as a tuple, each an embedding file or a folder that exists."""
+    if isinstance(paths, (str, Path)):
+        paths = (paths,)
+    if not isinstance(paths, (list, tuple)):
+        raise ModelError(f"embeddings must be files or folders, got {paths!r}")
+    checked = []
+    for given in paths:
+        if not str(given).strip():
+            raise ModelError("--embeddings needs a file or a folder of embeddings")
+        path = Path(str(given)).expanduser()
+        if path.is_file() and path.suffix.lower() not in EMBEDDING_FILES:
+            raise ModelError(f"--embeddings {given}: not an embedding file ({', '.join(EMBEDDING_FILES)}) "
+                             "nor a folder of them")
+        if not path.exists():
+            raise ModelError(f"--embeddings {given}: no such file or folder")
+        checked.append(str(path))
+    return tuple(checked)
