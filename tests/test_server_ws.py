@@ -372,3 +372,19 @@ def test_welcome_tells_each_painters_settings_and_a_job_gets_its_painters_defaul
     finally:
         server.stop()
 
+
+def test_patchmatch_on_an_empty_canvas_fails_in_one_line_and_changes_nothing(tmp_path):
+    server = Server(tmp_path / "data", painters=load_painters(["patchmatch"]))
+    try:
+        client = server.socket()
+        answer = client.ask({"type": "outpaint", "x": 0, "y": 0, "w": 512, "h": 512, "params": {"prompt": "a cat"}})
+        assert answer["type"] == "ok", answer
+        failed = client.next("job.failed", job=answer["job"])
+        assert failed["code"] == "bad_job" and failed["reason"].startswith("PatchMatch copies from known pixels")
+        assert "\n" not in failed["reason"] and "diffusion" in failed["reason"]
+        assert client.ask({"type": "history"})["revisions"] == []
+        assert not any(m["type"] == "tiles.invalidated" for m in client.seen)
+        assert server.http("GET", "/api/canvases/default/export.png")[0] == 404  # still empty
+        client.close()
+    finally:
+        server.stop()
