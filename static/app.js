@@ -97,7 +97,7 @@ export class App {
       this.head = m.head;
       this.topLevel = m.top_level;
       this.frame.known = this.bounds;
-      this.panel.offerPainters(m.painters, m.painter_options, m.painter_windows);
+      this.panel.offerPainters(m.painters, m.painter_options, m.painter_windows, m.painter_info);
       this.select.offer(m.segmenter);
       if (!m.segmenter && this.select.active) this.setTool("move");
       if (!this.fitted) {

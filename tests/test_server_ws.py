@@ -12,7 +12,7 @@ from websockets.sync.client import connect
 
 from canvas.painters import PAINTERS, load_painters
 from pictures import PalettePainter, photo
-from serving import Server, TintPainter, decode, png
+from serving import FillLikePainter, Server, TintPainter, decode, png
 
 HEAD = {"type": "subscribe", "level": 0, "x": -1024, "y": -1024, "w": 3072, "h": 3072}
 
@@ -327,25 +327,8 @@ def test_masked_content_original_starts_from_the_canvas_unless_the_job_gives_a_p
     assert prefill(original, {"prefill": "mean"}) == "mean"  # what the job says wins
 
 
-class FillLike(TintPainter):
-    """Says what it uses and its own defaults, as FLUX.1 Fill does; keeps each request."""
-
-    name = "fill"
-    label = "FLUX.1 Fill · tiny"
-    uses = ("prompt", "steps", "guidance")
-    defaults = {"steps": 50, "guidance": 30.0}
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.requests = []
-
-    def paint(self, image, mask, request, progress, cancel):
-        self.requests.append(request)
-        return super().paint(image, mask, request, progress, cancel)
-
-
 def test_welcome_tells_each_painters_settings_and_a_job_gets_its_painters_defaults(tmp_path):
-    fill = FillLike()
+    fill = FillLikePainter()
     server = Server(tmp_path / "data", painters={"fill": fill, **load_painters(["patchmatch"]), "tint": TintPainter()})
     try:
         assert server.http("POST", "/api/canvases/default/upload?x=0&y=0", png(photo("astronaut", 256)))[0] == 201
