@@ -19,6 +19,7 @@ export const MAX_SIDE = 4096;
 const SNAP_PX = 16; // screen pixels within which an edge snaps to the known area's border
 const HANDLE_OUT = 7;  // px a handle reaches out of the frame's padding box (style.css: .handle-*)
 const HANDLE = 12;     // px, a handle's side (style.css: .handle)
+const LABEL_ROOM = 28; // px the size label needs above the frame
 const BORDER = 2;      // the frame's border width (style.css: .frame)
 
 export class Frame {
@@ -70,6 +71,7 @@ export class Frame {
     style.width = `${Math.round(x1) - Math.round(x0)}px`;
     style.height = `${Math.round(y1) - Math.round(y0)}px`;
     this.keepHandlesInView(Math.round(x0), Math.round(y0), Math.round(x1), Math.round(y1));
+    this.element.classList.toggle("label-inside", Math.round(y0) < LABEL_ROOM);  // no room above: inside the frame
     // Text is set only when it changes: a new text node would cost a layout every frame.
     const size = `${this.rect.w} × ${this.rect.h}`;
     if (this.sizeLabel.textContent !== size) this.sizeLabel.textContent = size;
