@@ -47,7 +47,9 @@ class ServerState:
         # none get it, and `welcome.painter_windows` tells the client.
         self.windows = {name: int(getattr(painter, "native_window", None) or TilerSettings().window)
                         for name, painter in self.painters.items()}
-        # Steps, guidance and strength of jobs that give none: each painter's own.
+        # Which settings each painter uses (checked here: a painter naming one that does not
+        # exist fails the start), and the steps, guidance and strength of jobs that give none.
+        self.uses = {name: uses_of(painter) for name, painter in self.painters.items()}
         self.defaults = {name: defaults_of(painter) for name, painter in self.painters.items()}
         self.canvases = Canvases(config.data, config.canvas, config.cache_mb)
         self.broadcaster = Broadcaster(self.canvases)
@@ -66,9 +68,9 @@ class ServerState:
         defaults of those it uses."""
         info = {}
         for name, painter in self.painters.items():
-            uses = list(uses_of(painter))
+            uses = self.uses[name]
             defaults = {key: value for key, value in self.defaults[name].items() if key in uses}
-            info[name] = {"label": label_of(painter), "uses": uses, "defaults": defaults}
+            info[name] = {"label": label_of(painter), "uses": list(uses), "defaults": defaults}
         return info
 
     def new_client_id(self) -> str:
