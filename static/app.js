@@ -22,6 +22,23 @@ import { View } from "./view.js";
 
 const $ = (id) => document.getElementById(id);
 const MAX_VIEWPORT = 8192;
+const EXPAND_SIZE = 34;  // px, an expand arrow's side (style.css: .expand)
+
+/** Whether two rects ({left, top, right, bottom}) meet, or come within `gap` px of each other. */
+function overlap(a, b, gap = 0) {
+  return a.left < b.right + gap && b.left < a.right + gap && a.top < b.bottom + gap && b.top < a.bottom + gap;
+}
+
+/** The place nearest `[x, y]` for a square of `size` px inside a `width` x `height` stage that meets none of `taken`. */
+function clearPlace([x, y], size, taken, width, height) {
+  const free = (px, py) => px >= 4 && py >= 4 && px + size <= width - 4 && py + size <= height - 4
+    && !taken.some((r) => overlap({ left: px, top: py, right: px + size, bottom: py + size }, r, 4));
+  if (free(x, y)) return [x, y];
+  for (let d = 8; d < Math.max(width, height); d += 8) {
+    for (const [dx, dy] of [[0, -d], [0, d], [-d, 0], [d, 0]]) if (free(x + dx, y + dy)) return [x + dx, y + dy];
+  }
+  return [x, y];  // no room anywhere: where it belongs
+}
 
 export class App {
   constructor(name) {
@@ -97,7 +114,7 @@ export class App {
       this.head = m.head;
       this.topLevel = m.top_level;
       this.frame.known = this.bounds;
-      this.panel.offerPainters(m.painters, m.painter_options, m.painter_windows);
+      this.panel.offerPainters(m.painters, m.painter_options, m.painter_windows, m.painter_info);
       this.select.offer(m.segmenter);
       if (!m.segmenter && this.select.active) this.setTool("move");
       if (!this.fitted) {
@@ -188,7 +205,9 @@ export class App {
     if (this.painting) this.paint(level);
     this.frame.element.classList.toggle("choosing", Boolean(this.jobs.candidates));
     this.frame.layout();
-    this.placeExpandButtons();
+    const handles = this.frame.handleBoxes();
+    const dock = this.placeDock(handles);
+    this.placeExpandButtons([...handles, ...dock]);
     const zoom = `${Math.round(view.scale * 100)}% · level ${level}`;
     if ($("zoom").textContent !== zoom) $("zoom").textContent = zoom;
   }
@@ -231,7 +250,32 @@ export class App {
     ctx.restore();
   }
 
-  placeExpandButtons() {
+  /**
+   * The job and candidates bars sit at the bottom of the stage, or at its top when there
+   * they would cover one of the frame's handles (`handles`: boxes in the view's px).
+   * Returns the boxes of the bars shown, in the view's px (none when none is).
+   */
+  placeDock(handles) {
+    const dock = $("dock"), cards = [$("candidates-bar"), $("job-bar")].filter((card) => !card.hidden);
+    if (!cards.length) return [];
+    const stage = this.canvas.getBoundingClientRect();
+    const boxes = () => cards.map((card) => {
+      const r = card.getBoundingClientRect();
+      return { left: r.left - stage.left, top: r.top - stage.top, right: r.right - stage.left, bottom: r.bottom - stage.top };
+    });
+    const covers = (placed) => placed.some((card) => handles.some((h) => overlap(card, h, 4)));
+    dock.classList.remove("top");
+    const below = boxes();
+    if (!covers(below)) return below;
+    dock.classList.add("top");
+    const above = boxes();
+    if (!covers(above)) return above;
+    dock.classList.remove("top");  // covered both ways (a frame as tall as the view): the usual place
+    return below;
+  }
+
+  /** Each expand arrow beside its side of the known area, on screen, clear of `taken` (boxes in the view's px) and of each other. */
+  placeExpandButtons(taken) {
     const b = this.bounds, v = this.view;
     for (const button of document.querySelectorAll(".expand")) {
       button.hidden = b.empty;
@@ -239,13 +283,15 @@ export class App {
       const [x0, y0] = v.toScreen(b.x, b.y);
       const [x1, y1] = v.toScreen(b.x1, b.y1);
       const clampX = (x) => Math.min(v.width - 44, Math.max(10, x));
-      const clampY = (y) => Math.min(v.height - 110, Math.max(10, y)); // the dock keeps the bottom
+      const clampY = (y) => Math.min(v.height - 44, Math.max(10, y));
       const mx = clampX((Math.max(x0, 0) + Math.min(x1, v.width)) / 2 - 17);
       const my = clampY((Math.max(y0, 0) + Math.min(y1, v.height)) / 2 - 17);
-      const pos = {
+      const wanted = {
         up: [mx, clampY(y0 - 56)], down: [mx, clampY(y1 + 22)],
         left: [clampX(x0 - 56), my], right: [clampX(x1 + 22), my],
       }[button.dataset.side];
+      const pos = clearPlace(wanted, EXPAND_SIZE, taken, v.width, v.height);
+      taken.push({ left: pos[0], top: pos[1], right: pos[0] + EXPAND_SIZE, bottom: pos[1] + EXPAND_SIZE });
       button.style.left = `${Math.round(pos[0])}px`;
       button.style.top = `${Math.round(pos[1])}px`;
       const title = `Expand ${button.dataset.side === "up" || button.dataset.side === "down" ? button.dataset.side + "wards" : "to the " + button.dataset.side} by ${this.panel.value("expand")} px`;

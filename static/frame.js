@@ -17,6 +17,10 @@ export const STEP = 64;
 export const MIN_SIDE = 128;
 export const MAX_SIDE = 4096;
 const SNAP_PX = 16; // screen pixels within which an edge snaps to the known area's border
+const HANDLE_OUT = 7;  // px a handle reaches out of the frame's padding box (style.css: .handle-*)
+const HANDLE = 12;     // px, a handle's side (style.css: .handle)
+const LABEL_ROOM = 28; // px the size label needs above the frame
+const BORDER = 2;      // the frame's border width (style.css: .frame)
 
 export class Frame {
   constructor(parent, view) {
@@ -31,6 +35,9 @@ export class Frame {
       <div class="frame-label"><span class="frame-size"></span><span class="frame-context"></span></div>
       ${["n", "s", "e", "w", "ne", "nw", "se", "sw"].map((h) => `<div class="handle handle-${h}" data-handle="${h}"></div>`).join("")}`;
     parent.appendChild(this.element);
+    this.insets = "";  // the handles' offsets, as last written (see layout)
+    this.box = [0, 0, 0, 0];  // the frame's edges on screen (x0, y0, x1, y1), as last laid out
+    this.offsets = [-HANDLE_OUT, -HANDLE_OUT, -HANDLE_OUT, -HANDLE_OUT];  // left, top, right, bottom
     this.sizeLabel = this.element.querySelector(".frame-size");
     this.contextLabel = this.element.querySelector(".frame-context");
     this.listen();
@@ -63,6 +70,8 @@ export class Frame {
     style.top = `${Math.round(y0)}px`;
     style.width = `${Math.round(x1) - Math.round(x0)}px`;
     style.height = `${Math.round(y1) - Math.round(y0)}px`;
+    this.keepHandlesInView(Math.round(x0), Math.round(y0), Math.round(x1), Math.round(y1));
+    this.element.classList.toggle("label-inside", Math.round(y0) < LABEL_ROOM);  // no room above: inside the frame
     // Text is set only when it changes: a new text node would cost a layout every frame.
     const size = `${this.rect.w} × ${this.rect.h}`;
     if (this.sizeLabel.textContent !== size) this.sizeLabel.textContent = size;
@@ -70,6 +79,36 @@ export class Frame {
     const context = share === 0 ? "no context" : share >= 0.999 ? "all known" : `${Math.round(share * 100)}% context`;
     if (this.contextLabel.textContent !== context) this.contextLabel.textContent = context;
     this.element.classList.toggle("frame-empty", share === 0);
+  }
+
+  /**
+   * An edge of the frame at the edge of the view (or just past it) keeps its handles
+   * inside the view, where they can be grabbed: they move in from their usual place just
+   * outside the frame. Edges further off screen keep theirs there, out of sight.
+   */
+  keepHandlesInView(x0, y0, x1, y1) {
+    const { width, height } = this.view, out = -HANDLE_OUT, reach = HANDLE_OUT + BORDER + 1;
+    // Each side's offset (CSS left/top/right/bottom of its handles) that puts them 1 px inside the view.
+    const inset = (from, limit) => (from > -reach ? Math.max(out, limit) : out);
+    const offsets = [inset(x0, -1 - x0), inset(y0, -1 - y0), inset(width - x1, x1 - 1 - width), inset(height - y1, y1 - 1 - height)];
+    this.box = [x0, y0, x1, y1];
+    this.offsets = offsets;
+    const insets = offsets.join(" ");
+    if (insets === this.insets) return;
+    this.insets = insets;
+    ["--handle-left", "--handle-top", "--handle-right", "--handle-bottom"].forEach((name, i) => this.element.style.setProperty(name, `${offsets[i]}px`));
+  }
+
+  /** The handles' boxes in the view's px ({left, top, right, bottom}), as last laid out: computed, not read from the page. */
+  handleBoxes() {
+    const [x0, y0, x1, y1] = this.box, [left, top, right, bottom] = this.offsets;
+    const xs = { w: x0 + BORDER + left, e: x1 - BORDER - right - HANDLE, mid: (x0 + x1) / 2 - HANDLE / 2 };
+    const ys = { n: y0 + BORDER + top, s: y1 - BORDER - bottom - HANDLE, mid: (y0 + y1) / 2 - HANDLE / 2 };
+    return ["n", "s", "e", "w", "ne", "nw", "se", "sw"].map((h) => {
+      const x = h.includes("e") ? xs.e : h.includes("w") ? xs.w : xs.mid;
+      const y = h.includes("n") ? ys.n : h.includes("s") ? ys.s : ys.mid;
+      return { left: x, top: y, right: x + HANDLE, bottom: y + HANDLE };
+    });
   }
 
   /** Snap one coordinate to the known area's border when it is within a few screen px. */

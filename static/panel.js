@@ -10,9 +10,14 @@
  * ("patchmatch:patch_size"); a job sends the chosen painter and its options. The window
  * follows the painter's native size (`welcome.painter_windows`) until the user picks one.
  *
- *   <input data-setting="steps" type="number" value="25" data-kind="int">
+ * Each painter shows only the settings it uses (`welcome.painter_info[name].uses`: prompt,
+ * negative prompt, steps, guidance, strength; elements marked `data-uses="steps"` hide
+ * with them) and a job sends only those. Steps, guidance and strength start at the
+ * painter's defaults, and what the user types is kept per painter ("diffusion:steps").
+ *
+ *   <input data-setting="steps" data-uses="steps" type="number" value="25" data-kind="int">
  *   const panel = new Panel(document.querySelector("#settings"), "boundless.settings");
- *   panel.offerPainters(welcome.painters, welcome.painter_options, welcome.painter_windows);
+ *   panel.offerPainters(welcome.painters, welcome.painter_options, welcome.painter_windows, welcome.painter_info);
  *   conn.request({ type: "outpaint", ...frame, params: panel.params() });
  */
 
@@ -21,6 +26,10 @@ const JOB_KEYS = ["prompt", "negative_prompt", "seed", "steps", "guidance", "str
   "window", "context", "pad", "feather", "colour_match"];
 // Settings whose default comes from the chosen painter: saved only once the user sets them.
 const PAINTER_DEFAULTS = ["window"];
+// The request's settings a painter may use (all of them, for a server that does not say),
+// and those of them whose values are the painter's own: its defaults, and what was typed for it.
+const USABLE = ["prompt", "negative_prompt", "steps", "guidance", "strength"];
+const PER_PAINTER = ["steps", "guidance", "strength"];
 
 export class Panel {
   constructor(root, storageKey) {
@@ -30,6 +39,8 @@ export class Panel {
     this.defaults = Object.fromEntries([...this.controls].map(([key, el]) => [key, this.raw(el)]));
     this.options = {};  // painter name -> {option: {kind, label, default, min/max/integer or choices}}
     this.windows = {};  // painter name -> its native window (px)
+    this.info = {};  // painter name -> {label, uses, defaults}
+    this.fallback = Object.fromEntries(PER_PAINTER.map((key) => [key, this.defaults[key]]));  // the page's own
     this.onchange = () => {};
     this.load();
     root.addEventListener("input", (event) => {
@@ -37,6 +48,7 @@ export class Panel {
       if (!key) return;
       if (key === "painter") this.showOptions();
       if (PAINTER_DEFAULTS.includes(key)) this.saved[key] = this.raw(event.target);
+      if (PER_PAINTER.includes(key) && this.painter()) this.saved[`${this.painter()}:${key}`] = this.raw(event.target);
       this.save();
       this.onchange(key);
     });
@@ -52,14 +64,16 @@ export class Panel {
     }
   }
 
-  /** The painters the server offers (the first is its default), their options and native windows, from `welcome`. */
-  offerPainters(names, options, windows) {
+  /** The painters the server offers (the first is its default), their options, native
+   *  windows and what each uses (label, uses, defaults), from `welcome`. */
+  offerPainters(names, options, windows, info) {
     const select = this.controls.get("painter");
     if (!select || !Array.isArray(names) || names.length === 0) return;
     this.options = options || {};
     this.windows = windows || {};
+    this.info = info || {};
     const wanted = select.value || this.saved.painter;
-    select.replaceChildren(...names.map((name) => new Option(name, name)));
+    select.replaceChildren(...names.map((name) => new Option(this.info[name]?.label || name, name)));
     select.value = names.includes(wanted) ? wanted : names[0];
     this.defaults.painter = names[0];
     // One painter: shown, so people know what paints, but there is nothing to choose.
@@ -70,9 +84,11 @@ export class Panel {
     this.showOptions();
   }
 
-  /** Inputs for the chosen painter's options, with its saved values; its native window. */
+  /** Inputs for the chosen painter's options, with its saved values; its native window;
+   *  the settings it uses, with its values. */
   showOptions() {
     this.followWindow();
+    this.showUsed();
     const box = this.root.querySelector("#painter-options");
     if (!box) return;
     for (const key of [...this.controls.keys()]) {
@@ -109,6 +125,23 @@ export class Panel {
     return select;
   }
 
+  /** The settings the chosen painter uses (the others hidden), at what was typed for it or its defaults. */
+  showUsed() {
+    const painter = this.painter(), uses = this.uses();
+    for (const el of this.root.querySelectorAll("[data-uses]")) el.hidden = !uses.includes(el.dataset.uses);
+    if (!painter) return;
+    for (const key of PER_PAINTER) {
+      const el = this.controls.get(key);
+      if (!el) continue;
+      this.defaults[key] = String(this.info[painter]?.defaults?.[key] ?? this.fallback[key]);
+      const typed = this.saved[`${painter}:${key}`];
+      el.value = typed !== undefined ? String(typed) : this.defaults[key];
+    }
+  }
+
+  /** Which of prompt, negative prompt, steps, guidance and strength the chosen painter uses. */
+  uses() { return this.info[this.painter()]?.uses || USABLE; }
+
   /** The window defaults to the chosen painter's native size (a model's training size). */
   followWindow() {
     const el = this.controls.get("window"), native = this.windows[this.painter()];
@@ -128,7 +161,7 @@ export class Panel {
     // Merged into what was saved: other painters' options (and the painter, before the
     // server offers any) stay.
     const shown = [...this.controls].filter(([key, el]) => !(key === "painter" && el.options.length === 0)
-      && !(PAINTER_DEFAULTS.includes(key) && !(key in this.saved)));
+      && !(PAINTER_DEFAULTS.includes(key) && !(key in this.saved)) && !PER_PAINTER.includes(key));
     this.saved = { ...this.saved, ...Object.fromEntries(shown.map(([key, el]) => [key, this.raw(el)])) };
     localStorage.setItem(this.storageKey, JSON.stringify(this.saved));
   }
@@ -141,7 +174,12 @@ export class Panel {
     this.onchange(null);
   }
 
-  set(key, value) { this.setRaw(this.controls.get(key), typeof value === "boolean" ? value : String(value)); this.save(); this.onchange(key); }
+  set(key, value) {
+    this.setRaw(this.controls.get(key), typeof value === "boolean" ? value : String(value));
+    if (PER_PAINTER.includes(key) && this.painter()) this.saved[`${this.painter()}:${key}`] = String(value);
+    this.save();
+    this.onchange(key);
+  }
 
   /** One setting in its type: number inputs as numbers (NaN-free), the rest as text. */
   value(key) {
@@ -162,8 +200,11 @@ export class Panel {
 
   /** The job parameters, as the protocol's `params`. */
   params() {
-    const params = {};
-    for (const key of JOB_KEYS) if (this.controls.has(key)) params[key] = this.value(key);
+    const params = {}, uses = this.uses();
+    // What the painter does not use is left out (the server fills in the painter's defaults).
+    for (const key of JOB_KEYS) {
+      if (this.controls.has(key) && (!USABLE.includes(key) || uses.includes(key))) params[key] = this.value(key);
+    }
     const painter = this.painter();
     if (painter) {
       params.painter = painter;

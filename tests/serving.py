@@ -65,6 +65,23 @@ class TintPainter:
         return out
 
 
+class FillLikePainter(TintPainter):
+    """Says what it uses and its own defaults, as FLUX.1 Fill does; keeps each request."""
+
+    name = "fill"
+    label = "FLUX.1 Fill · tiny"
+    uses = ("prompt", "steps", "guidance")
+    defaults = {"steps": 50, "guidance": 30.0}
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.requests = []
+
+    def paint(self, image, mask, request, progress, cancel):
+        self.requests.append(request)
+        return super().paint(image, mask, request, progress, cancel)
+
+
 def flat_colour(seed: int) -> tuple[int, int, int]:
     """A colour told apart from every other seed's (with near certainty), none of it 0."""
     rng = random.Random(seed * 2654435761 % 2**32)

@@ -178,3 +178,15 @@ def test_kill_9_mid_job_keeps_whole_windows_and_undo_restores_the_picture(tmp_pa
     out = tmp_path / "back.png"
     run("export", "--canvas", canvas, "-o", out)
     assert np.array_equal(np.asarray(Image.open(out))[..., :3], astronaut)
+
+
+def test_sampling_settings_left_out_are_the_painters_own(tmp_path, photo_file, monkeypatch):
+    from canvas.painters import PAINTERS
+    from serving import FillLikePainter
+
+    painter = FillLikePainter()  # 50 steps at guidance 30, as FLUX.1 Fill
+    monkeypatch.setitem(PAINTERS, "fill", lambda **options: painter)
+    assert main(["expand", str(photo_file), "--right", "64", "--painter", "fill", "-o", str(tmp_path / "a.png"), "-q"]) == 0
+    assert (painter.requests[-1].steps, painter.requests[-1].guidance, painter.requests[-1].strength) == (50, 30.0, 1.0)
+    assert main(["expand", str(photo_file), "--right", "64", "--painter", "fill", "--steps", "12", "-o", str(tmp_path / "b.png"), "-q"]) == 0
+    assert (painter.requests[-1].steps, painter.requests[-1].guidance) == (12, 30.0)

@@ -326,3 +326,41 @@ def test_the_base_paths_never_import_torch():
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
+
+
+class Masks:
+    """A painter as it is, keeping the mask of every window it is asked to paint."""
+
+    def __init__(self, painter) -> None:
+        self.painter, self.masks = painter, []
+
+    def __getattr__(self, name):
+        return getattr(self.painter, name)
+
+    def paint(self, image, mask, request, progress, cancel):
+        self.masks.append(mask.copy())
+        return self.painter.paint(image, mask, request, progress, cancel)
+
+
+def test_a_frame_on_an_empty_canvas_is_painted_from_the_prompt_alone(models, tmp_path):
+    """txt2img, as every canvas tool starts: the first window, with nothing known, is
+    masked whole and painted from the prompt; the next ones have it as context."""
+    from canvas.jobs import Frame
+    from canvas.store import Store
+    from tiler.rect import Rect
+
+    painted = {}
+    for prompt, frame in (("a lighthouse", Rect(-64, 0, 768, 512)), ("a forest", Rect(-64, 0, 512, 512))):
+        painter = Masks(models.painter("sd-inpaint"))
+        with Store.open(tmp_path / f"{prompt}.canvas") as store:
+            spec = JobSpec(Frame(frame), request=PaintRequest(prompt=prompt, seed=5, **QUICK), tiler=TilerSettings(window=512))
+            result = run_job(store, painter, spec)
+            assert result.status == "done" and result.windows_done == len(result.windows) >= frame.w // 512
+            assert result.windows[0].context == 0 and all(w.context > 0 for w in result.windows[1:])
+            assert painter.masks[0].all() and not any(m.all() for m in painter.masks[1:])  # the first masked whole
+            assert store.bounds(0) == frame
+            pixels = store.read(0, frame)
+            assert (pixels[..., 3] == 255).all() and pixels[..., :3].std() > 2  # painted, not a flat fill
+            assert store.history()[-1].params["prompt"] == prompt
+            painted[prompt] = pixels[:, :512]  # the first window, same seed
+    assert not np.array_equal(*painted.values())  # the prompt made the picture

@@ -208,3 +208,23 @@ def test_history_records_the_options_the_job_painted_with(store, astronaut):
     run_job(store, create_painter("patchmatch"), spec)
     params = store.history()[-1].params
     assert params["patch_size"] == 5 and params["painter"] == "patchmatch" and params["seed"] == 4
+
+
+def test_patchmatch_refuses_a_frame_with_nothing_known_near_it_in_one_line_and_writes_nothing(store, astronaut):
+    patchmatch = create_painter("patchmatch")
+
+    def refused(frame: Rect) -> None:
+        with pytest.raises(JobError, match="PatchMatch copies from known pixels") as error:
+            run_job(store, patchmatch, JobSpec(Frame(frame)))
+        assert "\n" not in str(error.value) and "diffusion" in str(error.value)
+
+    refused(Rect(0, 0, 512, 512))  # an empty canvas
+    assert store.history() == [] and store.bounds(0).empty
+    store.import_image(astronaut, 0, 0)
+    revisions = len(store.history())
+    refused(Rect(5000, 5000, 1024, 512))  # far from the picture
+    assert len(store.history()) == revisions and store.bounds(0) == Rect(0, 0, 512, 512)
+    # Beside the picture, with some of the frame known, it paints as ever; a painter that
+    # takes a prompt paints from nothing too (the first window from the prompt alone).
+    assert run_job(store, patchmatch, JobSpec(Frame(Rect(256, 0, 512, 512)))).status == "done"
+    assert run_job(store, EchoPainter(), JobSpec(Frame(Rect(5000, 5000, 512, 512)))).status == "done"

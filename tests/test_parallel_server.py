@@ -91,6 +91,8 @@ def test_serve_with_two_painter_processes_paints_two_clients_jobs_on_two_canvase
         _canvas(server, "other")
         one, two = server.socket("default"), server.socket("other")
         assert one.welcome["painter_pools"] == {"patchmatch": 2}
+        # What the painter processes report of their painter (its PainterProfile).
+        assert one.welcome["painter_info"] == {"patchmatch": {"label": "PatchMatch", "uses": [], "defaults": {}}}
         jobs = [(one, one.ask({"type": "expand", "right": 64})["job"]), (two, two.ask({"type": "expand", "down": 64})["job"])]
         for client, job in jobs:
             assert client.next("job.done", job=job, timeout=120)["status"] == "done"

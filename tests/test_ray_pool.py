@@ -281,6 +281,7 @@ def test_the_server_paints_on_ray_actors_with_its_progress_bar_moving(patchmatch
         assert server.http("POST", "/api/canvases/default/upload?x=0&y=0", png(photo("astronaut", 512)))[0] == 201
         client = server.socket("default")
         assert client.welcome["painter_pools"] == {"patchmatch": 2}
+        assert client.welcome["painter_info"] == {"patchmatch": {"label": "PatchMatch", "uses": [], "defaults": {}}}
         job = client.ask({"type": "expand", "right": 128, "params": {"seed": 4}})["job"]
         assert client.next("job.done", job=job, timeout=300)["status"] == "done"
         assert any(m["type"] == "job.progress" and m["job"] == job for m in client.seen)

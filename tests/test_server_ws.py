@@ -12,7 +12,7 @@ from websockets.sync.client import connect
 
 from canvas.painters import PAINTERS, load_painters
 from pictures import PalettePainter, photo
-from serving import Server, TintPainter, decode, png
+from serving import FillLikePainter, Server, TintPainter, decode, png
 
 HEAD = {"type": "subscribe", "level": 0, "x": -1024, "y": -1024, "w": 3072, "h": 3072}
 
@@ -37,6 +37,9 @@ def test_welcome_says_what_a_client_needs(painted):
     assert welcome["bounds"] == {"x": 0, "y": 0, "w": 512, "h": 512}
     assert welcome["painters"] == ["tint"] and welcome["limits"]["frame_side"] == 4096
     assert welcome["painter_options"] == {"tint": {}} and welcome["painter_windows"] == {"tint": 512}
+    # A painter that does not say which settings it uses is shown all of them.
+    assert welcome["painter_info"] == {"tint": {"label": "tint", "uses": ["prompt", "negative_prompt", "steps", "guidance", "strength"],
+                                                "defaults": {"steps": 25, "guidance": 7.0, "strength": 1.0}}}
     assert client.ask({"type": "ping"})["type"] == "ok"
     client.close()
 
@@ -322,3 +325,49 @@ def test_masked_content_original_starts_from_the_canvas_unless_the_job_gives_a_p
     assert prefill(served, {"masked_content": "original"}) == "original"
     assert prefill(original, {}) == "original" and prefill(original, {"masked_content": "fill"}) == "edge"
     assert prefill(original, {"prefill": "mean"}) == "mean"  # what the job says wins
+
+
+def test_welcome_tells_each_painters_settings_and_a_job_gets_its_painters_defaults(tmp_path):
+    fill = FillLikePainter()
+    server = Server(tmp_path / "data", painters={"fill": fill, **load_painters(["patchmatch"]), "tint": TintPainter()})
+    try:
+        assert server.http("POST", "/api/canvases/default/upload?x=0&y=0", png(photo("astronaut", 256)))[0] == 201
+        client = server.socket()
+        assert client.welcome["painter_info"] == {
+            "fill": {"label": "FLUX.1 Fill · tiny", "uses": ["prompt", "steps", "guidance"], "defaults": {"steps": 50, "guidance": 30.0}},
+            "patchmatch": {"label": "PatchMatch", "uses": [], "defaults": {}},
+            "tint": {"label": "tint", "uses": ["prompt", "negative_prompt", "steps", "guidance", "strength"],
+                     "defaults": {"steps": 25, "guidance": 7.0, "strength": 1.0}},
+        }
+
+        def expand(params):
+            job = client.ask({"type": "expand", "right": 64, "params": params})["job"]
+            assert client.next("job.done", job=job)["status"] == "done"
+            return client.ask({"type": "history"})["revisions"][-1]["params"]
+
+        expand({"prompt": "sky"})  # what the job leaves out comes from its painter, not from PaintRequest
+        assert (fill.requests[-1].steps, fill.requests[-1].guidance, fill.requests[-1].strength) == (50, 30.0, 1.0)
+        expand({"prompt": "sky", "steps": 12})
+        assert (fill.requests[-1].steps, fill.requests[-1].guidance) == (12, 30.0)
+        recorded = expand({"painter": "tint", "prompt": "sky"})
+        assert (recorded["steps"], recorded["guidance"], recorded["strength"]) == (25, 7.0, 1.0)
+        client.close()
+    finally:
+        server.stop()
+
+
+def test_patchmatch_on_an_empty_canvas_fails_in_one_line_and_changes_nothing(tmp_path):
+    server = Server(tmp_path / "data", painters=load_painters(["patchmatch"]))
+    try:
+        client = server.socket()
+        answer = client.ask({"type": "outpaint", "x": 0, "y": 0, "w": 512, "h": 512, "params": {"prompt": "a cat"}})
+        assert answer["type"] == "ok", answer
+        failed = client.next("job.failed", job=answer["job"])
+        assert failed["code"] == "bad_job" and failed["reason"].startswith("PatchMatch copies from known pixels")
+        assert "\n" not in failed["reason"] and "diffusion" in failed["reason"]
+        assert client.ask({"type": "history"})["revisions"] == []
+        assert not any(m["type"] == "tiles.invalidated" for m in client.seen)
+        assert server.http("GET", "/api/canvases/default/export.png")[0] == 404  # still empty
+        client.close()
+    finally:
+        server.stop()

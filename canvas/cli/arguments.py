@@ -194,10 +194,12 @@ def _job_arguments(parser: argparse.ArgumentParser, steps_flag: str = "--steps")
     painting.add_argument("--patch-size", type=int, default=3, help="PatchMatch patch radius (default 3)")
     painting.add_argument("--prompt", default="", help="what to paint (diffusion painters)")
     painting.add_argument("--negative-prompt", default="", help="what not to paint (diffusion painters)")
-    painting.add_argument(steps_flag, dest="steps", type=int, default=25, help="sampling steps per window (diffusion; default 25)")
-    painting.add_argument("--guidance", type=float, default=7.0, help="how closely to follow the prompt; 1 or less: "
-                          "no guidance, twice as fast (diffusion; default 7)")
-    painting.add_argument("--strength", type=float, default=1.0, help="denoising strength, 0-1: below 1 keeps some "
+    # Left out: the painter's own defaults (Stable Diffusion's 25, 7 and 1; FLUX.1 Fill's 50 steps at 30).
+    painting.add_argument(steps_flag, dest="steps", type=int, help="sampling steps per window (diffusion; default: "
+                          "the model's, 25 for SD)")
+    painting.add_argument("--guidance", type=float, help="how closely to follow the prompt; 1 or less: "
+                          "no guidance, twice as fast (diffusion; default: the model's, 7 for SD)")
+    painting.add_argument("--strength", type=float, help="denoising strength, 0-1: below 1 keeps some "
                           "of the start image (diffusion; default 1)")
     _model_arguments(parser)
     tiling = parser.add_argument_group("windows and seams")

@@ -22,7 +22,7 @@ from canvas.jobs.spec import prefill_for
 from canvas.jobs.guided import GrowTo, full_body, guided_steps
 from canvas.jobs.schedule import PromptSchedule
 from canvas.jobs.zoom import zoom_out_steps
-from canvas.painters import PaintRequest, create_painter
+from canvas.painters import PaintRequest, create_painter, defaults_of
 from canvas.painters.diffusion.settings import masked_content
 from canvas.store import Store
 from canvas.video import VideoError, VideoSettings, render_video
@@ -196,6 +196,8 @@ def _run(args: argparse.Namespace, target: Target | Staged, image: np.ndarray | 
     options = painter_options(args, [args.painter])  # checks the painter's names first: one line, no torch
     request, tiler = _settings(args)
     with _painting(args, options.get(args.painter, {})) as (painter, pool):
+        # Steps, guidance and strength not given are the painter's (a model family's) defaults.
+        request = replace(request, **{key: value for key, value in defaults_of(painter).items() if getattr(args, key) is None})
         native = getattr(painter, "native_window", None)
         if args.window is None and native:  # the size the model was trained at
             tiler = replace(tiler, window=native)
@@ -252,15 +254,13 @@ def _settings(args: argparse.Namespace) -> tuple[PaintRequest, TilerSettings]:
     )
     for name, low, high in (("seed", 0, 2**32 - 1), ("steps", 1, 150), ("guidance", 0.0, 30.0), ("strength", 0.0, 1.0)):
         value = getattr(args, name)
-        if not low <= value <= high:
+        if value is not None and not low <= value <= high:
             raise UserError(f"--{name} must be between {low} and {high}, got {value}")
     request = PaintRequest(
         prompt=args.prompt,
         negative_prompt=args.negative_prompt,
         seed=args.seed,
-        steps=args.steps,
-        guidance=args.guidance,
-        strength=args.strength,
+        **{key: getattr(args, key) for key in ("steps", "guidance", "strength") if getattr(args, key) is not None},
     )
     return request, settings
 

@@ -23,8 +23,8 @@ so jobs that each keep at most `size` windows in flight take turns window by win
         pool.close()
 
 A pool of one's own implements `PainterPool` (`size`, `describe`, `submit`, `close`) and
-may carry a `profile` (`PainterProfile`: the painter's name, settings, options and native
-window, for the server and the history; `profile_of` makes one from `describe` without).
+may carry a `profile` (`PainterProfile`: the painter's name, settings, options, native
+window, the settings it uses, their defaults and its label, for the server and the history; `profile_of` makes one from `describe` without).
 """
 
 from __future__ import annotations
@@ -39,7 +39,8 @@ from typing import Any, Mapping, Protocol, Sequence
 from canvas.jobs.spec import TilerSettings
 from canvas.jobs.watchdog import PainterTimeout, TimedPainter
 from canvas.jobs.window import PaintedWindow, WindowPixels, paint_window
-from canvas.painters.base import CancelToken, PaintRequest, Painter, ProgressCallback, options_of
+from canvas.painters.base import (SAMPLING_DEFAULTS, SETTINGS, CancelToken, PaintRequest, Painter, ProgressCallback,
+                                  defaults_of, label_of, options_of, uses_of)
 
 # One thread per painter process: PatchMatch and numpy are CPU-bound, and N processes each
 # running N BLAS/OpenMP threads on N cores lose more to oversubscription than they gain.
@@ -75,11 +76,15 @@ class PainterProfile:
     options: Mapping[str, Any] = field(default_factory=dict)  # its OPTIONS
     native_window: int | None = None
     samples: bool = False
+    uses: tuple[str, ...] = SETTINGS  # which of prompt, negative prompt, steps, guidance, strength it reads
+    defaults: Mapping[str, Any] = field(default_factory=lambda: dict(SAMPLING_DEFAULTS))  # steps, guidance, strength
+    label: str | None = None  # its human name
 
     @classmethod
     def of(cls, painter: Any) -> "PainterProfile":
         return cls(name=painter.name, settings=dict(painter.describe()), options=dict(options_of(painter)),
-                   native_window=getattr(painter, "native_window", None), samples=bool(getattr(painter, "samples", False)))
+                   native_window=getattr(painter, "native_window", None), samples=bool(getattr(painter, "samples", False)),
+                   uses=uses_of(painter), defaults=defaults_of(painter), label=label_of(painter))
 
     @property
     def OPTIONS(self) -> Mapping[str, Any]:  # noqa: N802 - the Painter protocol's spelling

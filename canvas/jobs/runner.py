@@ -35,7 +35,7 @@ from canvas.jobs.pool import InlinePool, PainterPool, WindowTask
 from canvas.jobs.spec import JobError, JobSpec
 from canvas.jobs.target import TargetPixels, resolve_target
 from canvas.jobs.window import PaintedWindow, WindowPixels
-from canvas.painters.base import CancelToken, Cancelled, PaintProgress, Painter
+from canvas.painters.base import CancelToken, Cancelled, PaintProgress, Painter, label_of, paints_from_nothing
 from canvas.store import Store
 from tiler.planner import Window, plan_windows
 from tiler.rect import Rect
@@ -102,9 +102,10 @@ def run_steps(
     started = time.perf_counter()
     emit = on_event or (lambda event: None)
     cancel = cancel or CancelToken()
-    first = _plan(store, steps[0])
+    described = painter if painter is not None else getattr(pool, "profile", pool)  # what paints, as records read it
+    first = _plan(store, steps[0], described)
     if params is None:
-        params = recorded_params(steps[0], painter if painter is not None else getattr(pool, "profile", pool))
+        params = recorded_params(steps[0], described)
     info = {"plan": [list(w.rect.as_tuple()) for w in first[1]], "level": steps[0].level}
     rev = store.begin_revision(kind or type(steps[0].target).__name__.lower(), params, info)
 
@@ -114,7 +115,7 @@ def run_steps(
     plans: list[dict[str, Any]] = []
     try:
         for number, spec in enumerate(steps):
-            pixels, plan = first if number == 0 else _plan(store, spec)
+            pixels, plan = first if number == 0 else _plan(store, spec, described)
             windows += plan
             plans.append({"level": spec.level, "plan": [list(w.rect.as_tuple()) for w in plan]})
             emit(JobPlanned(rev=rev, windows=[w.rect for w in plan], level=spec.level, stage=number, stages=len(steps)))
@@ -133,9 +134,15 @@ def run_steps(
     return JobResult(rev, status, job.done, windows, time.perf_counter() - started)
 
 
-def _plan(store: Store, spec: JobSpec) -> tuple[TargetPixels, list[Window]]:
+def _plan(store: Store, spec: JobSpec, painter: Any) -> tuple[TargetPixels, list[Window]]:
+    """The target's pixels and windows. A window with nothing known in it when it is
+    painted (a frame on an empty canvas) is painted from the prompt alone; a painter that
+    takes no prompt cannot paint it, and the job fails before anything is written."""
     pixels = resolve_target(store, spec)
     plan = plan_windows(pixels.known, pixels.target, pixels.area, window=spec.tiler.window, context=spec.tiler.context)
+    if not paints_from_nothing(painter) and any(window.context == 0 for window in plan):
+        raise JobError(f"{label_of(painter)} copies from known pixels and there are none here: upload a picture, "
+                       f"move the frame next to what is painted, or use a painter that paints from a prompt (diffusion)")
     return pixels, plan
 
 

@@ -10,6 +10,8 @@ from __future__ import annotations
 from typing import Any, Callable, Iterable, Mapping
 
 from canvas.painters.base import (
+    SAMPLING_DEFAULTS,
+    SETTINGS,
     CancelToken,
     Cancelled,
     Choice,
@@ -18,7 +20,11 @@ from canvas.painters.base import (
     PaintRequest,
     Painter,
     ProgressCallback,
+    defaults_of,
+    label_of,
     options_of,
+    paints_from_nothing,
+    uses_of,
 )
 
 
@@ -84,6 +90,8 @@ __all__ = [
     "Choice",
     "Option",
     "PAINTERS",
+    "SAMPLING_DEFAULTS",
+    "SETTINGS",
     "PaintProgress",
     "PaintRequest",
     "Painter",
@@ -92,4 +100,8 @@ __all__ = [
     "load_painters",
     "painter_names",
     "options_of",
+    "defaults_of",
+    "label_of",
+    "paints_from_nothing",
+    "uses_of",
 ]

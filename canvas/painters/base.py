@@ -116,6 +116,42 @@ def options_of(painter: Any) -> Mapping[str, Option | Choice]:
     return getattr(painter, "OPTIONS", {})
 
 
+# The request's settings a painter may use (`Painter.uses`), and what steps, guidance and
+# strength are for a painter that gives no `defaults` of its own (Stable Diffusion's).
+SETTINGS = ("prompt", "negative_prompt", "steps", "guidance", "strength")
+SAMPLING_DEFAULTS: Mapping[str, int | float] = {"steps": 25, "guidance": 7.0, "strength": 1.0}
+
+
+def uses_of(painter: Any) -> tuple[str, ...]:
+    """Which of `SETTINGS` a painter uses, in that order: its `uses`, or all of them for a
+    painter that does not say (nothing is hidden from a painter that might use it)."""
+    uses = getattr(painter, "uses", None)
+    if uses is None:
+        return SETTINGS
+    unknown = set(uses) - set(SETTINGS)
+    if unknown:
+        raise ValueError(f"painter {painter.name!r} uses unknown settings {sorted(unknown)}; known: {', '.join(SETTINGS)}")
+    return tuple(key for key in SETTINGS if key in uses)
+
+
+def defaults_of(painter: Any) -> dict[str, int | float]:
+    """Steps, guidance and strength of a job that gives none, for this painter: its
+    `defaults` over `SAMPLING_DEFAULTS`."""
+    return {**SAMPLING_DEFAULTS, **{k: v for k, v in dict(getattr(painter, "defaults", None) or {}).items() if k in SAMPLING_DEFAULTS}}
+
+
+def label_of(painter: Any) -> str:
+    """A painter's human name: its `label`, else its `name`."""
+    return str(getattr(painter, "label", None) or painter.name)
+
+
+def paints_from_nothing(painter: Any) -> bool:
+    """Whether a painter can paint a window with no known pixel in it. One that takes a
+    prompt paints from it (txt2img); one that takes none (PatchMatch) copies from the
+    known pixels, and with none there is nothing to copy."""
+    return "prompt" in uses_of(painter)
+
+
 class Painter(Protocol):
     name: str
     # True: the painter repaints the seam band too (diffusion: it cannot keep pixels
@@ -132,6 +168,14 @@ class Painter(Protocol):
     # training size); jobs that give no window use it.
     # Optional: `samples` True: steps, guidance and strength shape its pictures even
     # without a prompt, so a job's record keeps them.
+    # Optional: `uses`, the tuple of which of `SETTINGS` ("prompt", "negative_prompt",
+    # "steps", "guidance", "strength") it reads from the request (PatchMatch: none); the
+    # client shows only those. Without it, all of them (read it with `uses_of`). A painter
+    # that does not use "prompt" paints only from known pixels: a window with none fails
+    # its job (see `paints_from_nothing`).
+    # Optional: `defaults`, {"steps": 25, "guidance": 7.0, "strength": 1.0} or part of it:
+    # what a job that gives none of these gets (`defaults_of`; SAMPLING_DEFAULTS for the rest).
+    # Optional: `label`, a human name ("FLUX.1 Fill · flux1-fill-dev"); else its `name`.
 
     def paint(
         self,

@@ -54,6 +54,11 @@ class PatchMatchPainter:
     skips_void = True
     # What a job may set in `request.options` (the server lists it in `welcome`).
     OPTIONS = {"patch_size": Option("Patch size", 1, 32, PATCH_SIZE)}
+    label = "PatchMatch"
+    # It copies patches of the known pixels: no prompt, steps, guidance or strength (so
+    # the client hides them), and a window with nothing known cannot be painted.
+    uses: tuple[str, ...] = ()
+    defaults: dict[str, Any] = {}
 
     def __init__(self, patch_size: int = PATCH_SIZE) -> None:
         limits = self.OPTIONS["patch_size"]

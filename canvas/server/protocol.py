@@ -21,7 +21,7 @@ import numpy as np
 
 from canvas.jobs import Expand, Frame, Inpaint, JobError, JobSpec, TilerSettings
 from canvas.jobs.spec import MAX_GROW, MAX_LEVEL, prefill_for
-from canvas.painters import Choice, Option, PaintRequest
+from canvas.painters import SAMPLING_DEFAULTS, Choice, Option, PaintRequest
 from canvas.server import limits
 from canvas.segment.prompt import SegmentError, SegmentPrompt
 from canvas.server.errors import ApiError, bad, too_large
@@ -30,7 +30,8 @@ from tiler.rect import Rect
 
 # 2: `segment` and `welcome.segmenter`. 3: pushed tiles come as one `tiles` frame per change
 # (not a `tile` frame each); a `subscribe` may ask for the pixels of tiles it lacks (`send`);
-# `welcome.painter_pools`, windows and jobs painted at once.
+# `welcome.painter_pools`, windows and jobs painted at once. Added within 3 (nothing breaks):
+# `welcome.painter_info`, and steps, guidance and strength a job leaves out are its painter's.
 VERSION = 3
 TILE = Store.TILE
 COMMANDS = ("subscribe", "outpaint", "expand", "inpaint", "zoomout", "grow", "video", "cancel", "undo", "redo", "accept",
@@ -258,17 +259,19 @@ def segment_request(message: dict[str, Any]) -> SegmentRequest:
 
 
 def job_spec(message: dict[str, Any], target: Any, painters: Mapping[str, Mapping[str, Option | Choice]],
-             windows: Mapping[str, int]) -> tuple[JobSpec, bool, str]:
+             windows: Mapping[str, int], defaults: Mapping[str, Mapping[str, Any]] | None = None) -> tuple[JobSpec, bool, str]:
     """The JobSpec a command asks for, whether its candidates are accepted unasked, and
     the painter that paints it: `params.painter`, one of `painters` (served painter name
     -> its options; the first is the default). Only that painter's options are allowed.
-    `windows`: each painter's native window (if it has one), the window of jobs that give none."""
-    request, settings, auto, painter = job_settings(message, painters, windows)
+    `windows`: each painter's native window (if it has one), the window of jobs that give none;
+    `defaults`: each painter's steps, guidance and strength (`defaults_of`), for jobs that give none."""
+    request, settings, auto, painter = job_settings(message, painters, windows, defaults)
     return _job(JobSpec, target, request=request, tiler=settings, level=level(message)), auto, painter
 
 
 def job_settings(message: dict[str, Any], painters: Mapping[str, Mapping[str, Option | Choice]],
-                 windows: Mapping[str, int]) -> tuple[PaintRequest, TilerSettings, bool, str]:
+                 windows: Mapping[str, int], defaults: Mapping[str, Mapping[str, Any]] | None = None,
+                 ) -> tuple[PaintRequest, TilerSettings, bool, str]:
     """The painting and tiling settings of a command's `params` (see `job_spec`)."""
     params = message.get("params", {})
     if not isinstance(params, dict):
@@ -281,25 +284,26 @@ def job_settings(message: dict[str, Any], painters: Mapping[str, Mapping[str, Op
     unknown = sorted(set(params) - known)
     if unknown:
         raise bad(f"unknown parameter {unknown[0][:40]!r} for painter {painter!r}; known: {', '.join(sorted(known))}", "bad_field")
-    defaults = TilerSettings(window=windows.get(painter) or TilerSettings().window)
+    sampling = {**SAMPLING_DEFAULTS, **(defaults or {}).get(painter, {})}  # the painter's, e.g. FLUX Fill's 50 steps
     request = PaintRequest(
         prompt=text(params, "prompt", limits.MAX_PROMPT, ""),
         negative_prompt=text(params, "negative_prompt", limits.MAX_PROMPT, ""),
         seed=integer(params, "seed", 0, 2**32 - 1, 0),
-        steps=integer(params, "steps", 1, 150, 25),
-        guidance=number(params, "guidance", 0.0, 30.0, 7.0),
-        strength=number(params, "strength", 0.0, 1.0, 1.0),
+        steps=integer(params, "steps", 1, 150, sampling["steps"]),
+        guidance=number(params, "guidance", 0.0, 30.0, sampling["guidance"]),
+        strength=number(params, "strength", 0.0, 1.0, sampling["strength"]),
         candidates=integer(params, "candidates", 1, 4, 1),
         options={key: _option(params, key, option) for key, option in options.items() if key in params},
     )
+    tiling = TilerSettings(window=windows.get(painter) or TilerSettings().window)
     settings = _job(
         TilerSettings,
-        window=integer(params, "window", 512, 1024, defaults.window),
-        context=number(params, "context", 0.0, 1.0, defaults.context),
-        pad=integer(params, "pad", 0, 1024, defaults.pad),
-        feather=integer(params, "feather", 0, 1024, defaults.feather),
-        prefill=text(params, "prefill", 32, prefill_for({**_choice_defaults(options), **request.options}, defaults.prefill)),
-        colour_match=flag(params, "colour_match", defaults.colour_match),
+        window=integer(params, "window", 512, 1024, tiling.window),
+        context=number(params, "context", 0.0, 1.0, tiling.context),
+        pad=integer(params, "pad", 0, 1024, tiling.pad),
+        feather=integer(params, "feather", 0, 1024, tiling.feather),
+        prefill=text(params, "prefill", 32, prefill_for({**_choice_defaults(options), **request.options}, tiling.prefill)),
+        colour_match=flag(params, "colour_match", tiling.colour_match),
     )
     auto = flag(params, "auto_accept", request.candidates == 1)
     return request, settings, auto, painter

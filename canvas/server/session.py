@@ -114,7 +114,7 @@ def _welcome(state: ServerState, client: Client, store: Any) -> dict[str, Any]:
     return {
         "type": "welcome", "version": protocol.VERSION, "client": client.id, "canvas": client.canvas,
         "head": store.head, "bounds": box(store.bounds(0)), "top_level": store.top_level, "tile": store.TILE,
-        "painters": list(state.painters), "painter_options": state.painter_options(),
+        "painters": list(state.painters), "painter_options": state.painter_options(), "painter_info": state.painter_info(),
         "painter_windows": state.windows, "painter_pools": {name: pool.size for name, pool in state.queue.pools.items()},
         "limits": limits.as_dict(), "jobs": jobs, "segmenter": state.segmenter is not None,
         "interrupted": [record.as_dict() for record in store.interrupted_jobs()],

@@ -11,7 +11,7 @@ from typing import Any, Mapping
 
 from canvas.jobs import TilerSettings
 from canvas.jobs.pool import PainterPool, profile_of
-from canvas.painters import Painter, options_of
+from canvas.painters import Painter, defaults_of, label_of, options_of, uses_of
 from canvas.server import limits
 from canvas.server.broadcast import Broadcaster
 from canvas.server.canvases import Canvases
@@ -47,6 +47,10 @@ class ServerState:
         # none get it, and `welcome.painter_windows` tells the client.
         self.windows = {name: int(getattr(painter, "native_window", None) or TilerSettings().window)
                         for name, painter in self.painters.items()}
+        # Which settings each painter uses (checked here: a painter naming one that does not
+        # exist fails the start), and the steps, guidance and strength of jobs that give none.
+        self.uses = {name: uses_of(painter) for name, painter in self.painters.items()}
+        self.defaults = {name: defaults_of(painter) for name, painter in self.painters.items()}
         self.canvases = Canvases(config.data, config.canvas, config.cache_mb)
         self.broadcaster = Broadcaster(self.canvases)
         self.queue = JobQueue(self.canvases, self.painters, self.broadcaster.job_event, config.window_timeout, pools)
@@ -58,6 +62,16 @@ class ServerState:
     def painter_options(self) -> dict[str, dict[str, dict[str, Any]]]:
         """`welcome.painter_options`: each served painter's options, as the protocol shows them."""
         return {name: {key: option.as_dict() for key, option in options.items()} for name, options in self.options.items()}
+
+    def painter_info(self) -> dict[str, dict[str, Any]]:
+        """`welcome.painter_info`: each served painter's label, the settings it uses and the
+        defaults of those it uses."""
+        info = {}
+        for name, painter in self.painters.items():
+            uses = self.uses[name]
+            defaults = {key: value for key, value in self.defaults[name].items() if key in uses}
+            info[name] = {"label": label_of(painter), "uses": list(uses), "defaults": defaults}
+        return info
 
     def new_client_id(self) -> str:
         return f"c{next(self._client_ids)}"

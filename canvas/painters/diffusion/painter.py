@@ -35,6 +35,8 @@ class DiffusionPainter:
     name = "diffusion"
     repaints_band = True
     samples = True  # steps, guidance and strength matter without a prompt: jobs record them
+    uses = ("prompt", "negative_prompt", "steps", "guidance", "strength")  # Stable Diffusion's
+    defaults = {"steps": 25, "guidance": 7.0, "strength": 1.0}
 
     def __init__(self, settings: DiffusionSettings, pipeline: Any = None) -> None:
         """Loads `settings.model`; or paints with `pipeline`, a diffusers SD or SDXL

@@ -1,0 +1,92 @@
+"""The panel per painter: each painter shows only the settings it uses, with its own
+defaults; switching painters shows and hides them, and what was typed stays per painter."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from browsing import TIMEOUT, reload
+from serving import FillLikePainter, Server, TintPainter, png
+
+SETTINGS = {"prompt": "#prompt", "negative_prompt": "#negative", "steps": "#steps", "guidance": "#guidance", "strength": "#strength"}
+
+
+def shown(page) -> set[str]:
+    """The settings whose control and label are both visible."""
+    return {key for key, css in SETTINGS.items()
+            if page.is_visible(css) and page.is_visible(f"label[for='{css[1:]}']")}
+
+
+def sent_params(page, kind: str) -> str:
+    page.wait_for_function(f"() => window.sent.some((m) => m.includes('\"{kind}\"'))", timeout=TIMEOUT)
+    found = [m for m in page.evaluate("() => window.sent") if f'"{kind}"' in m]
+    page.evaluate("() => { window.sent = []; }")
+    return found[0]
+
+
+def test_each_painter_shows_what_it_uses_with_its_defaults_and_keeps_what_was_typed(open_page, tmp_path: Path, shots: Path):
+    from canvas.painters import load_painters
+
+    server = Server(tmp_path / "data", painters={"fill": FillLikePainter(), **load_painters(["patchmatch"]), "tint": TintPainter()})
+    try:
+        assert server.http("POST", "/api/canvases/default/upload?x=0&y=0", png(np.full((256, 256, 3), 120, np.uint8)))[0] == 201
+        page = open_page(server)
+        page.evaluate("() => { const ws = window.boundless.conn.socket, send = ws.send.bind(ws); window.sent = [];"
+                      " ws.send = (d) => { if (typeof d === 'string') window.sent.push(d); send(d); }; }")
+        # The painters by their labels; the first served, a FLUX.1 Fill look-alike: no negative
+        # prompt, no strength, 50 steps at guidance 30.
+        assert page.locator("#painter option").all_inner_texts() == ["FLUX.1 Fill · tiny", "PatchMatch", "tint"]
+        assert page.input_value("#painter") == "fill"
+        assert shown(page) == {"prompt", "steps", "guidance"}
+        assert page.input_value("#steps") == "50" and page.input_value("#guidance") == "30"
+        page.screenshot(path=str(shots / "panel-fill.png"))
+
+        page.select_option("#painter", "patchmatch")
+        assert shown(page) == set() and page.is_visible("#painter-options input")  # its patch size only
+        assert not page.is_visible("#zoom-schedule") and not page.is_visible("#grow-prompts")  # prompts too
+        page.screenshot(path=str(shots / "panel-patchmatch.png"))
+        page.select_option("#painter", "tint")  # says nothing: shown everything, at 25, 7 and 1
+        assert shown(page) == set(SETTINGS) and page.is_visible("#zoom-schedule")
+        assert (page.input_value("#steps"), page.input_value("#guidance"), page.input_value("#strength")) == ("25", "7", "1")
+
+        # Typed values are the painter's own: away and back, they are still there.
+        page.fill("#steps", "12")
+        page.fill("#prompt", "a harbour")
+        page.select_option("#painter", "fill")
+        assert page.input_value("#steps") == "50" and page.input_value("#prompt") == "a harbour"  # one prompt for all
+        page.fill("#steps", "40")
+        page.fill("#guidance", "3.5")
+        page.select_option("#painter", "tint")
+        assert page.input_value("#steps") == "12" and page.input_value("#guidance") == "7"
+        page.select_option("#painter", "fill")
+        assert page.input_value("#steps") == "40" and page.input_value("#guidance") == "3.5"
+
+        # A job sends what its painter uses, and nothing it does not.
+        page.click(".expand[data-side='right']")
+        sent = sent_params(page, "expand")
+        assert '"painter":"fill"' in sent and '"steps":40' in sent and '"guidance":3.5' in sent and '"prompt":"a harbour"' in sent, sent
+        assert '"strength"' not in sent and '"negative_prompt"' not in sent, sent
+        page.wait_for_selector("#job-bar", state="hidden", timeout=TIMEOUT)
+        page.select_option("#painter", "patchmatch")
+        page.click(".expand[data-side='down']")
+        sent = sent_params(page, "expand")
+        assert '"painter":"patchmatch"' in sent and not any(f'"{key}"' in sent for key in SETTINGS), sent
+        page.wait_for_selector("#job-bar", state="hidden", timeout=TIMEOUT)
+
+        # After a reload: the painter chosen, and each painter's typed values.
+        reload(page)
+        assert page.input_value("#painter") == "patchmatch" and shown(page) == set()
+        page.select_option("#painter", "fill")
+        assert page.input_value("#steps") == "40" and page.input_value("#guidance") == "3.5"
+        page.select_option("#painter", "tint")
+        assert page.input_value("#steps") == "12"
+        # Reset: the server's first painter, and every painter back at its own defaults.
+        page.click("#reset-settings")
+        assert page.input_value("#painter") == "fill" and page.input_value("#steps") == "50"
+        page.select_option("#painter", "tint")
+        assert page.input_value("#steps") == "25"
+        assert page.errors == []
+    finally:
+        server.stop()
