@@ -89,7 +89,7 @@ Target = Union[Expand, Frame, Inpaint]
 
 @dataclass(frozen=True)
 class TilerSettings:
-    """How windows are planned, masked and blended (DESIGN.md, Seams)."""
+    """How windows are planned, masked and blended (docs/how-it-works.md, Seams)."""
 
     window: int = 512  # largest window side; windows are 512..window, multiples of 64
     context: float = 0.25  # share of each window that must be known before it is painted
