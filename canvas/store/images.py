@@ -106,8 +106,9 @@ def _a1111_value(label: str, value: Any) -> str:
         return model_name(str(value))
     if label == "Lora hashes":
         # A1111 drops ":" and "," from the names, so that the list splits back.
-        return ", ".join(f"{str(lora['name']).replace(':', '').replace(',', '')}: {lora['hash']}"
-                         for lora in value if lora.get("hash"))
+        loras = [lora for lora in value if isinstance(lora, dict)] if isinstance(value, list) else []
+        return ", ".join(f"{str(lora.get('name', '')).replace(':', '').replace(',', '')}: {lora['hash']}"
+                         for lora in loras if lora.get("hash"))
     return _text(value)
 
 
