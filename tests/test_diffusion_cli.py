@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+
 import numpy as np
 import pytest
 from PIL import Image
@@ -53,6 +55,31 @@ def test_inpaint_with_original_content_and_a_single_file(models, tmp_path, photo
     fixed = np.asarray(Image.open(out))[..., :3]
     assert np.array_equal(fixed[300:], astronaut[300:])
     assert "Prefill: original" in Image.open(out).text["parameters"]
+
+
+def test_an_exported_png_reads_back_in_a1111_readers(models, tmp_path, photo_file):
+    """sd-parsers takes the PNG for A1111's and finds every setting A1111 would write."""
+    from sd_parsers import ParserManager
+    from sd_parsers.data import Generators
+
+    model, canvas, out = models.single_file("sd-inpaint"), tmp_path / "work.canvas", tmp_path / "exported.png"
+    assert main(["expand", str(photo_file), "--right", "128", "--canvas", str(canvas), "--painter", "diffusion",
+                 "--model", str(model), "--model-config", str(models.config_only("sd-inpaint")), "--offline",
+                 "--prompt", "a quiet harbour, at dawn", "--negative-prompt", "blurry", "--seed", "1234",
+                 "--scheduler", "euler", "--dtype", "fp32", "--steps", "2", "--guidance", "7", "-q"]) == 0
+    assert main(["export", "--canvas", str(canvas), "-o", str(out)]) == 0
+
+    info = ParserManager().parse(out)
+    assert info is not None and info.generator == Generators.AUTOMATIC1111
+    [sampler] = info.samplers
+    assert [p.value for p in sampler.prompts] == ["a quiet harbour, at dawn"]
+    assert [p.value for p in sampler.negative_prompts] == ["blurry"]
+    assert sampler.name == "Euler"
+    assert sampler.parameters == {"cfg_scale": "7", "seed": "1234", "steps": "2"}
+    expected_hash = hashlib.sha256(model.read_bytes()).hexdigest()[:10]
+    assert (sampler.model.name, sampler.model.hash) == ("sd-inpaint", expected_hash)
+    assert info.metadata["Size"] == "640x512" and info.metadata["Denoising strength"] == "1"
+    assert str(tmp_path) not in Image.open(out).text["parameters"]  # a model is named, never a path
 
 
 def test_diffusion_mistakes_are_one_line_and_exit_2(models, tmp_path, photo_file, capsys):

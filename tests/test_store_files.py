@@ -17,6 +17,7 @@ import pytest
 from PIL import Image
 
 from canvas.store import Store, StoreError
+from canvas.store.images import parameters_text
 from canvas.store.pixels import downsample2
 from tiler.rect import Rect
 
@@ -179,7 +180,8 @@ def test_export_png_has_parameters_and_transparency(tmp_path):
         lines = image.text["parameters"].split("\n")
         assert lines[0] == "a lighthouse at dusk"
         assert lines[1] == "Negative prompt: blurry"
-        assert lines[2].startswith("Painter: diffusion, Seed: 7, Window: 512, CFG scale: 7.5")
+        # A1111's keys first, in its order (Size is the exported image's), then ours
+        assert lines[2].startswith("CFG scale: 7.5, Seed: 7, Size: 192x64, Painter: diffusion, Window: 512")
         assert lines[2].endswith(f"Boundless revision: {rev}, Level: 0")
         pixels = np.asarray(image)
         assert np.array_equal(pixels[:, 64:128], noise(64, 64, seed=1))
@@ -188,7 +190,48 @@ def test_export_png_has_parameters_and_transparency(tmp_path):
         # a crop only the import touched names the import; paths work too
         store.export_png(1, Rect(0, 0, 16, 16), tmp_path / "crop.png")
         with Image.open(tmp_path / "crop.png") as crop:
-            assert crop.text["parameters"] == "Boundless revision: 1, Level: 1"
+            assert crop.text["parameters"] == "Size: 16x16, Boundless revision: 1, Level: 1"
+
+
+def test_parameters_use_a1111s_keys_order_and_spelling():
+    params = {
+        "prompt": "a harbour, at dawn <lora:film grain:0.5>",
+        "negative_prompt": "blurry",
+        "target": "expand left 64, down 256",
+        "seed": 5,
+        "steps": 20,
+        "guidance": 7.0,
+        "strength": 0.75,
+        "painter": "diffusion",
+        "model": "/models/Stable-diffusion/sd15/dreamy-v2.1.safetensors",
+        "model_hash": "6ce0161689",
+        "model_kind": "sd-inpainting",
+        "vae": "/models/VAE/sd-vae-ft-mse",
+        "scheduler": "DPM++ 2M Karras",
+        "loras": [{"name": "film grain", "weight": 0.5, "hash": "a1b2c3d4e5f6"}, {"name": "ink:v2", "weight": 1.0, "hash": "0f0f0f0f0f0f"}],
+        "controlnet_scale": 0.6,
+        "window": 512,
+        "pad": 64,
+        "feather": 48,
+        "colour_match": True,
+    }
+    assert parameters_text(params, 9, 0, (768, 512)).split("\n") == [
+        "a harbour, at dawn <lora:film grain:0.5>",
+        "Negative prompt: blurry",
+        "Steps: 20, Sampler: DPM++ 2M Karras, CFG scale: 7, Seed: 5, Size: 768x512, Model hash: 6ce0161689, "
+        "Model: dreamy-v2.1, VAE: sd-vae-ft-mse, Denoising strength: 0.75, Mask blur: 48, "
+        'Lora hashes: "film grain: a1b2c3d4e5f6, inkv2: 0f0f0f0f0f0f", '
+        'Target: "expand left 64, down 256", Painter: diffusion, Model kind: sd-inpainting, ControlNet scale: 0.6, '
+        "Window: 512, Pad: 64, Colour match: True, Boundless revision: 9, Level: 0",
+    ]
+    # a painter that does not sample writes only what applies; a folder has no hash; a hub id is named by its last part
+    assert parameters_text({"seed": 3, "painter": "patchmatch", "patch_size": 7}, 2, 1, (64, 32)) == (
+        "Seed: 3, Size: 64x32, Painter: patchmatch, Patch size: 7, Boundless revision: 2, Level: 1")
+    assert "Model: sd-inpaint, Boundless" in parameters_text({"model": "C:\\models\\sd-inpaint\\"}, 1, 0, (8, 8))
+    assert "Model: stable-diffusion-2-inpainting," in parameters_text({"model": "stabilityai/stable-diffusion-2-inpainting"}, 1, 0, (8, 8))
+    # a LoRA without a hash is not listed (its tag is in the prompt); a record of another shape exports all the same
+    for loras in ([{"name": "x", "weight": 1.0}], "x", [None]):
+        assert parameters_text({"loras": loras}, 1, 0, (8, 8)) == "Size: 8x8, Boundless revision: 1, Level: 0"
 
 
 # -- kill -9 -------------------------------------------------------------------------------

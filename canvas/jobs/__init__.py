@@ -1,4 +1,4 @@
-"""Jobs: the one path every request takes (DESIGN.md), from a target to committed windows.
+"""Jobs: the one path every request takes (docs/architecture.md), from a target to committed windows.
 
 `spec` says what is asked, `target` turns it into pixels, the tiler plans windows,
 `window` paints one, `runner` drives them in order and commits each.

@@ -1,6 +1,6 @@
 """Run a job from start to end: plan the windows, paint them, commit each.
 
-One path for every request (DESIGN.md): the target decides what to paint; planning,
+One path for every request (docs/architecture.md): the target decides what to paint; planning,
 masking, painting, compositing and committing are the same for all of them. Every window
 is one store transaction, so a crash or a cancel leaves only whole windows, and the job
 as a whole is one revision that undo steps over.

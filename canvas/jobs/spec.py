@@ -89,7 +89,7 @@ Target = Union[Expand, Frame, Inpaint]
 
 @dataclass(frozen=True)
 class TilerSettings:
-    """How windows are planned, masked and blended (DESIGN.md, Seams)."""
+    """How windows are planned, masked and blended (docs/how-it-works.md, Seams)."""
 
     window: int = 512  # largest window side; windows are 512..window, multiples of 64
     context: float = 0.25  # share of each window that must be known before it is painted
@@ -126,7 +126,8 @@ class JobSpec:
         """The settings recorded with the job's revision and in exported PNGs, A1111 style:
         what a person would need to make the same picture again, and nothing else.
         `samples`: the painter samples (diffusion), so steps, guidance and strength shape
-        the picture even without a prompt and are recorded always."""
+        the picture and are recorded; a painter that does not (PatchMatch) ignores them,
+        and a record (or an exported PNG) that named them would say what did not happen."""
         params: dict[str, Any] = {}
         request = self.request
         if request.prompt:
@@ -137,7 +138,7 @@ class JobSpec:
         if self.level:
             params["level"] = self.level
         params["seed"] = request.seed
-        if samples or request.prompt or request.negative_prompt:
+        if samples:
             params.update(steps=request.steps, guidance=request.guidance, strength=request.strength)
         if request.candidates > 1:
             params["candidates"] = request.candidates

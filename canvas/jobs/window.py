@@ -1,4 +1,4 @@
-"""Paint one planned window: the middle of the job path in DESIGN.md.
+"""Paint one planned window: the middle of the job path in docs/architecture.md.
 
     read -> masks -> prefill -> painter -> colour match -> composite  (-> runner commits)
 

@@ -166,8 +166,8 @@ class Painter(Protocol):
     # of `request.options` it understands (read it with `options_of`).
     # Optional: `native_window`, the window size (px) it paints best at (a model's
     # training size); jobs that give no window use it.
-    # Optional: `samples` True: steps, guidance and strength shape its pictures even
-    # without a prompt, so a job's record keeps them.
+    # Optional: `samples` True: steps, guidance and strength shape its pictures, so a
+    # job's record (and an exported PNG) keeps them; without it they are not recorded.
     # Optional: `uses`, the tuple of which of `SETTINGS` ("prompt", "negative_prompt",
     # "steps", "guidance", "strength") it reads from the request (PatchMatch: none); the
     # client shows only those. Without it, all of them (read it with `uses_of`). A painter

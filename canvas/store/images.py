@@ -1,11 +1,17 @@
 """Images in and out: binarised RGBA for import, PNG with A1111-style parameters for export.
 
-The ``parameters`` tEXt chunk is what Automatic1111 writes and what image viewers,
-civitai and most tooling read back, so an exported crop says how it was made:
+The ``parameters`` tEXt chunk is what Automatic1111 writes and what its PNG Info, image
+viewers, civitai and readers such as sd-parsers take back, so an exported crop says how it
+was made. A1111's keys come first, in its order and spelling (its `create_infotext`), then
+ours:
 
     a lighthouse at dusk, oil painting
     Negative prompt: blurry
-    Painter: diffusion, Seed: 7, Steps: 30, CFG scale: 7.5, Boundless revision: 12, Level: 0
+    Steps: 30, Sampler: Euler a, CFG scale: 7, Seed: 7, Size: 768x512, Model hash: 6ce0161689, Model: v1-5-pruned-emaonly, Denoising strength: 1, Mask blur: 48, Target: expand down 256, Pad: 64, Painter: diffusion, Boundless revision: 12, Level: 0
+
+The history keeps its own params; the mapping happens here. A LoRA a job used is in the
+params as ``loras: [{"name": ..., "weight": ..., "hash": ...}]``, written as A1111 does:
+``Lora hashes: "name: hash, name2: hash2"`` (the weights are in the prompt's tags).
 """
 
 from __future__ import annotations
@@ -19,16 +25,25 @@ from PIL import Image, PngImagePlugin
 
 PROMPT_KEYS = ("prompt",)
 NEGATIVE_KEYS = ("negative_prompt", "negative")
-LABELS = {
-    "cfg_scale": "CFG scale",
-    "guidance_scale": "CFG scale",
-    "num_inference_steps": "Steps",
-    "strength": "Denoising strength",
-    "denoising_strength": "Denoising strength",
-    "scheduler": "Sampler",
-    "controlnet": "ControlNet",
-    "controlnet_scale": "ControlNet scale",
-}
+# A1111's keys in the order its create_infotext writes them, each with the keys of our
+# params it reads (today's, then older records' spellings). "Size" is the exported image's.
+A1111_KEYS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("Steps", ("steps", "num_inference_steps")),
+    ("Sampler", ("scheduler",)),
+    ("CFG scale", ("guidance", "cfg_scale", "guidance_scale")),
+    ("Seed", ("seed",)),
+    ("Size", ()),
+    ("Model hash", ("model_hash",)),
+    ("Model", ("model",)),
+    ("VAE", ("vae",)),
+    ("Denoising strength", ("strength", "denoising_strength")),
+    ("Mask blur", ("feather",)),  # the px over which new content blends into the old
+    ("Lora hashes", ("loras",)),
+)
+# Ours, after A1111's: labels that plain capitalisation would spell wrong.
+LABELS = {"controlnet": "ControlNet", "controlnet_scale": "ControlNet scale"}
+# The extensions A1111 strips from a checkpoint's file name to name the model.
+MODEL_FILES = (".safetensors", ".ckpt", ".pt", ".pth", ".bin", ".gguf")
 
 
 def to_rgba(image: np.ndarray) -> np.ndarray:
@@ -49,8 +64,9 @@ def to_rgba(image: np.ndarray) -> np.ndarray:
     return rgba
 
 
-def parameters_text(params: dict[str, Any], revision: int, level: int) -> str:
-    """A1111 style: prompt, then "Negative prompt: ...", then "Key: value, ..." on one line."""
+def parameters_text(params: dict[str, Any], revision: int, level: int, size: tuple[int, int]) -> str:
+    """A1111 style: prompt, then "Negative prompt: ...", then "Key: value, ..." on one line.
+    `size` is the exported image's (width, height)."""
     lines = []
     prompt = next((params[k] for k in PROMPT_KEYS if params.get(k)), None)
     negative = next((params[k] for k in NEGATIVE_KEYS if params.get(k)), None)
@@ -58,10 +74,17 @@ def parameters_text(params: dict[str, Any], revision: int, level: int) -> str:
         lines.append(str(prompt))
     if negative:
         lines.append(f"Negative prompt: {negative}")
-    fields = [
-        f"{_label(key)}: {_value(value)}"
+    fields, used = [], set(PROMPT_KEYS + NEGATIVE_KEYS)
+    for label, keys in A1111_KEYS:
+        key = next((k for k in keys if params.get(k) is not None), None)
+        used.update(keys)
+        value = f"{size[0]}x{size[1]}" if label == "Size" else None if key is None else _a1111_value(label, params[key])
+        if value:
+            fields.append(f"{label}: {_quote(value)}")
+    fields += [
+        f"{LABELS.get(key, key.replace('_', ' ').capitalize())}: {_quote(_text(value))}"
         for key, value in params.items()
-        if key not in PROMPT_KEYS + NEGATIVE_KEYS and value is not None
+        if key not in used and value is not None
     ]
     fields += [f"Boundless revision: {revision}", f"Level: {level}"]
     lines.append(", ".join(fields))
@@ -77,12 +100,36 @@ def write_png(rgba: np.ndarray, parameters: str, out: str | os.PathLike | Binary
     Image.fromarray(np.ascontiguousarray(rgba)).save(out, format="PNG", pnginfo=info, compress_level=4)
 
 
-def _label(key: str) -> str:
-    return LABELS.get(key, key.replace("_", " ").capitalize())
+def _a1111_value(label: str, value: Any) -> str:
+    """`value` as A1111 writes it under `label` ("" when there is nothing to write)."""
+    if label in ("Model", "VAE"):
+        return model_name(str(value))
+    if label == "Lora hashes":
+        # A1111 drops ":" and "," from the names, so that the list splits back.
+        loras = [lora for lora in value if isinstance(lora, dict)] if isinstance(value, list) else []
+        return ", ".join(f"{str(lora.get('name', '')).replace(':', '').replace(',', '')}: {lora['hash']}"
+                         for lora in loras if lora.get("hash"))
+    return _text(value)
 
 
-def _value(value: Any) -> str:
-    text = json.dumps(value, default=str) if isinstance(value, (dict, list, tuple)) else str(value)
+def model_name(model: str) -> str:
+    """A model as A1111 names it: a file's stem or a folder's name, never a path (the last
+    part of a hub id)."""
+    name = model.replace("\\", "/").rstrip("/").rsplit("/", 1)[-1]
+    stem, dot, extension = name.rpartition(".")
+    return stem if dot and f".{extension.lower()}" in MODEL_FILES else name
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, (dict, list, tuple)):
+        return json.dumps(value, default=str, ensure_ascii=False)
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))  # A1111 prints "CFG scale: 7", not 7.0
+    return str(value)
+
+
+def _quote(text: str) -> str:
+    """A1111's quoting: a value that would break the comma list becomes a JSON string."""
     if any(c in text for c in ",:\n"):
-        return json.dumps(text)  # A1111 quotes values that would break the comma list
+        return json.dumps(text, ensure_ascii=False)
     return text

@@ -362,7 +362,7 @@ class Store:
             rgba = self.read(level, rect)
             source = self._history.latest_touching(rect.to_level(level, 0))
         params, rev = (source.params, source.id) if source else ({}, 0)
-        write_png(rgba, parameters_text(params, rev, level), out)
+        write_png(rgba, parameters_text(params, rev, level, (rect.w, rect.h)), out)
 
     # -- internals -----------------------------------------------------------------------
 

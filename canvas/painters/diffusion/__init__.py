@@ -7,6 +7,7 @@ Modules, in the order a window meets them:
 - `settings`: what a user chooses (model, device, dtype, scheduler, masked content), checked
   without torch, so the command line can refuse a typo before anything loads;
 - `loading`: finds and loads the model once (hub id, folder or single file), detects its kind;
+- `hashes`: a single checkpoint file's short hash, as A1111 prints it with the pictures it makes;
 - `prompts`: text embeddings, cached so a job encodes its prompt once, not once per window;
 - `weighting`: A1111's prompt syntax, parsed and cut into 75-token chunks (no torch);
 - `text_encoding`: those chunks through the CLIP text encoders, weighted;

@@ -22,6 +22,7 @@ from typing import Any, Iterator
 import torch
 
 from canvas.painters.diffusion.controlnet import load_controlnet, with_controlnet
+from canvas.painters.diffusion.hashes import short_hash
 from canvas.painters.diffusion.settings import DiffusionSettings, ModelError
 
 log = logging.getLogger(__name__)
@@ -42,6 +43,7 @@ class LoadedModel:
     dtype: torch.dtype
     vae_dtype: torch.dtype  # fp32 where the VAE overflows in fp16 (SDXL's)
     controlnet: Any = None  # a ControlNetModel steering every step (controlnet.py), or None
+    hash: str | None = None  # A1111's short hash of a single checkpoint file (hashes.py)
 
     @property
     def kind(self) -> str:
@@ -57,7 +59,11 @@ def load_model(settings: DiffusionSettings) -> LoadedModel:
             pipeline.vae = _load_vae(settings.vae, settings.offline, dtype)
         if settings.controlnet:
             pipeline = with_controlnet(pipeline, load_controlnet(settings, pipeline.unet, dtype))
-    return prepare(pipeline, settings)
+    model = prepare(pipeline, settings)
+    kind, where = locate(settings.model)
+    if kind == "file":
+        model.hash = short_hash(Path(where))
+    return model
 
 
 def prepare(pipeline: Any, settings: DiffusionSettings) -> LoadedModel:

@@ -61,6 +61,8 @@ class DiffusionPainter:
     def describe(self) -> dict[str, Any]:
         settings = self.settings
         described: dict[str, Any] = {"painter": self.name, "model": settings.model, "model_kind": self.model.kind}
+        if self.model.hash:
+            described["model_hash"] = self.model.hash
         if settings.vae:
             described["vae"] = settings.vae
         described.update(scheduler=settings.scheduler, masked_content=settings.masked_content)
