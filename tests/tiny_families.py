@@ -1,0 +1,219 @@
+"""Tiny random-weight pipelines of the transformer families, built in code: no download.
+
+Each is the family's own diffusers pipeline with the real shapes callers depend on (a VAE
+that downsamples by 8, the real latent channels, 2x2 latent packing, the transformer's real
+in_channels, guidance embeddings where the real model has them) and everything else a few
+channels wide with one block of each kind, so a 128 px window of 2 steps takes a fraction
+of a second on one CPU core.
+
+    folder = save_pipeline("flux-fill", tmp_path / "flux-fill")       # loads with FluxFillPipeline
+    write_gguf(folder, tmp_path / "flux-fill-Q8_0.gguf", "Q8_0")        # its transformer, as GGUF
+
+Every tokenizer is made here from a `tokenizers` model: CLIP's byte-level BPE without merges
+(tiny_models'), T5 as a Unigram model over single characters, Qwen2 as byte-level BPE
+without merges plus Qwen's special tokens and a chat template. Widths that a GGUF Q8_0
+file quantizes (the inputs of linear layers) are multiples of 32, its block size.
+"""
+
+from __future__ import annotations
+
+import string
+from pathlib import Path
+
+import torch
+
+from tiny_models import _tokenizer as _clip_tokenizer
+from tiny_models import _text_config as _clip_config
+from tiny_models import _write_tokenizer as _write_clip_tokenizer
+
+FAMILY_KINDS = ("flux-fill", "flux")  # built so far; then sd3, flux2-klein, z-image, qwen-image, chroma
+HEADS, HEAD_DIM = 2, 16  # transformer width 32: a Q8_0 block
+CLIP_HIDDEN = 32
+T5_HIDDEN = 32
+
+
+def save_pipeline(key: str, folder: Path) -> Path:
+    """Build the tiny pipeline of family `key` (one of FAMILY_KINDS) and save it as a diffusers folder."""
+    pipeline = build_pipeline(key)
+    pipeline.save_pretrained(folder)
+    # CLIP's tokenizer as its files are on the hub (vocab.json, merges.txt): tiny_models'
+    for name in ("tokenizer", "tokenizer_2"):
+        if type(getattr(pipeline, name, None)).__name__ == "CLIPTokenizer":
+            _write_clip_tokenizer(folder / name)
+    return folder
+
+
+def build_pipeline(key: str):
+    """The tiny pipeline of family `key`, its inpainting class, seeded: the same weights every time."""
+    if key not in BUILDERS:
+        raise ValueError(f"unknown tiny family {key!r}; known: {', '.join(FAMILY_KINDS)}")
+    torch.manual_seed(0)
+    return BUILDERS[key]()
+
+
+# --- FLUX.1: CLIP + T5, a 16-channel VAE, the FLUX transformer ---------------------------------
+
+
+def _flux_fill():
+    from diffusers import FluxFillPipeline
+
+    # The real in_channels: 64 packed latents + 64 packed masked-image latents + the mask
+    # packed at 8x8 pixels per latent and 2x2 latents per token (256).
+    return FluxFillPipeline(**_flux_parts(in_channels=384, out_channels=64))
+
+
+def _flux():
+    from diffusers import FluxInpaintPipeline
+
+    return FluxInpaintPipeline(**_flux_parts(in_channels=64, out_channels=None))
+
+
+def _flux_parts(in_channels: int, out_channels: int | None) -> dict:
+    """FLUX.1 dev's layout: guidance embeddings, CLIP pooled output, T5 sequence."""
+    from diffusers import FluxTransformer2DModel
+    from transformers import CLIPTextConfig, CLIPTextModel, T5EncoderModel
+
+    transformer = FluxTransformer2DModel(
+        patch_size=1, in_channels=in_channels, out_channels=out_channels, num_layers=1, num_single_layers=1,
+        attention_head_dim=HEAD_DIM, num_attention_heads=HEADS, joint_attention_dim=T5_HIDDEN,
+        pooled_projection_dim=CLIP_HIDDEN, guidance_embeds=True,
+        axes_dims_rope=(4, 6, 6),  # (16, 56, 56) in the real one: time, then the two image axes
+    )
+    return dict(
+        scheduler=_flow_scheduler(dynamic=True), vae=_vae(scaling_factor=0.3611, shift_factor=0.1159),
+        text_encoder=CLIPTextModel(_clip_config(CLIPTextConfig, CLIP_HIDDEN)), tokenizer=_clip_tokenizer(),
+        text_encoder_2=T5EncoderModel(_t5_config()), tokenizer_2=_t5_tokenizer(), transformer=transformer,
+    )
+
+
+# --- shared parts -------------------------------------------------------------------------------
+
+
+def _vae(latent_channels: int = 16, scaling_factor: float = 1.0, shift_factor: float | None = None):
+    """FLUX.1's and SD3's VAE layout: four blocks (8x), no quant convolutions, tiny widths."""
+    from diffusers import AutoencoderKL
+
+    return AutoencoderKL(
+        in_channels=3, out_channels=3,
+        down_block_types=("DownEncoderBlock2D",) * 4, up_block_types=("UpDecoderBlock2D",) * 4,
+        block_out_channels=(4, 8, 8, 8), layers_per_block=1, latent_channels=latent_channels,
+        norm_num_groups=4, sample_size=1024, scaling_factor=scaling_factor, shift_factor=shift_factor,
+        use_quant_conv=False, use_post_quant_conv=False,
+    )
+
+
+def _flow_scheduler(dynamic: bool, **config):
+    """FlowMatchEulerDiscreteScheduler as FLUX.1 configures it (resolution-dependent shift)."""
+    from diffusers import FlowMatchEulerDiscreteScheduler
+
+    if dynamic:
+        config = dict(base_image_seq_len=256, base_shift=0.5, max_image_seq_len=4096, max_shift=1.15, **config)
+    return FlowMatchEulerDiscreteScheduler(num_train_timesteps=1000, shift=config.pop("shift", 3.0),
+                                           use_dynamic_shifting=dynamic, **config)
+
+
+# --- T5: a Unigram model over single characters -----------------------------------------------
+
+T5_SPECIALS = ("<pad>", "</s>", "<unk>")  # ids 0, 1, 2 as in T5's vocab
+
+
+def _t5_pieces() -> list[tuple[str, float]]:
+    """T5's special tokens, the word-start mark "▁", every printable ASCII character alone
+    and after "▁": every ASCII prompt spells out, anything else is <unk>."""
+    chars = [c for c in string.printable if not c.isspace()]
+    return [(s, 0.0) for s in T5_SPECIALS] + [("▁", -2.0)] + [(c, -3.0) for c in chars] + [("▁" + c, -4.0) for c in chars]
+
+
+def _t5_tokenizer():
+    from transformers import T5TokenizerFast
+
+    return T5TokenizerFast(vocab=_t5_pieces(), extra_ids=0, model_max_length=512)
+
+
+def _t5_config():
+    from transformers import T5Config
+
+    # T5 v1.1 (FLUX's, SD3's, Chroma's): gated GELU, no tied embeddings.
+    return T5Config(vocab_size=len(_t5_pieces()), d_model=T5_HIDDEN, d_kv=8, d_ff=64, num_layers=1, num_heads=4,
+                    relative_attention_num_buckets=8, feed_forward_proj="gated-gelu", tie_word_embeddings=False,
+                    pad_token_id=0, eos_token_id=1, decoder_start_token_id=0)
+
+
+BUILDERS = {"flux-fill": _flux_fill, "flux": _flux}
+
+
+# --- GGUF: the transformer as city96's and ComfyUI-GGUF's files hold it -------------------------
+
+GGUF_QUANTS = ("BF16", "Q8_0")
+
+
+def gguf_types(transformer, quant: str) -> dict[str, str]:
+    """The GGUF type of each tensor `write_gguf` writes: the weights of linear layers in
+    `quant` (what diffusers' GGUF loader swaps for quantized layers), everything else F32
+    (biases, norms, embeddings: as the usual converters keep small tensors)."""
+    if quant not in GGUF_QUANTS:
+        raise ValueError(f"unknown GGUF type {quant!r}; known: {', '.join(GGUF_QUANTS)}")
+    linear = {f"{name}.weight" for name, module in transformer.named_modules() if isinstance(module, torch.nn.Linear)}
+    return {name: quant if name in linear else "F32" for name in transformer.state_dict()}
+
+
+def write_gguf(folder: Path, path: Path, quant: str) -> Path:
+    """The transformer saved in `folder` as one GGUF file of `quant` ("BF16" or "Q8_0"),
+    under its diffusers names: `from_single_file(path, config=folder, subfolder="transformer")`
+    loads it as it is, as the names equal the model's (diffusers converts only other layouts)."""
+    import json
+
+    import diffusers
+    import gguf
+
+    index = json.loads((folder / "model_index.json").read_text())
+    transformer_class = getattr(diffusers, index["transformer"][1])
+    transformer = transformer_class.from_pretrained(folder, subfolder="transformer")
+    types = gguf_types(transformer, quant)
+    writer = gguf.GGUFWriter(str(path), arch=index["_class_name"])
+    for name, tensor in transformer.state_dict().items():
+        data = tensor.detach().float().contiguous().numpy()
+        kind = gguf.GGMLQuantizationType[types[name]]
+        if kind == gguf.GGMLQuantizationType.Q8_0 and data.shape[-1] % gguf.GGML_QUANT_SIZES[kind][0]:
+            raise ValueError(f"{name}: rows of {data.shape[-1]} do not split into Q8_0 blocks of 32")
+        writer.add_tensor(name, gguf.quants.quantize(data, kind), raw_dtype=kind)
+    writer.write_header_to_file()
+    writer.write_kv_data_to_file()
+    writer.write_tensors_to_file()
+    writer.close()
+    return path
+
+
+# --- one set per test session ---------------------------------------------------------------
+
+
+class TinyFamilies:
+    """Tiny family pipelines saved once per session under `root`, and their GGUF files.
+
+        families = TinyFamilies.shared(tmp_path_factory)
+        folder = families.folder("flux-fill"); gguf = families.gguf("flux-fill", "Q8_0")
+    """
+
+    _shared: "TinyFamilies | None" = None
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    @classmethod
+    def shared(cls, tmp_path_factory) -> "TinyFamilies":
+        if cls._shared is None:
+            torch.set_num_threads(1)  # toy models: one thread is fastest (see TinyModels.shared)
+            cls._shared = cls(tmp_path_factory.mktemp("tiny-families"))
+        return cls._shared
+
+    def folder(self, key: str) -> Path:
+        folder = self.root / key
+        if not (folder / "model_index.json").is_file():
+            save_pipeline(key, folder)
+        return folder
+
+    def gguf(self, key: str, quant: str) -> Path:
+        path = self.root / f"{key}-{quant}.gguf"
+        if not path.is_file():
+            write_gguf(self.folder(key), path, quant)
+        return path
