@@ -26,7 +26,7 @@ from tiny_models import _tokenizer as _clip_tokenizer
 from tiny_models import _text_config as _clip_config
 from tiny_models import _write_tokenizer as _write_clip_tokenizer
 
-FAMILY_KINDS = ("flux-fill", "flux")  # built so far; then sd3, flux2-klein, z-image, qwen-image, chroma
+FAMILY_KINDS = ("flux-fill", "flux", "sd3")  # built so far; then flux2-klein, z-image, qwen-image, chroma
 HEADS, HEAD_DIM = 2, 16  # transformer width 32: a Q8_0 block
 CLIP_HIDDEN = 32
 T5_HIDDEN = 32
@@ -37,7 +37,7 @@ def save_pipeline(key: str, folder: Path) -> Path:
     pipeline = build_pipeline(key)
     pipeline.save_pretrained(folder)
     # CLIP's tokenizer as its files are on the hub (vocab.json, merges.txt): tiny_models'
-    for name in ("tokenizer", "tokenizer_2"):
+    for name in ("tokenizer", "tokenizer_2", "tokenizer_3"):
         if type(getattr(pipeline, name, None)).__name__ == "CLIPTokenizer":
             _write_clip_tokenizer(folder / name)
     return folder
@@ -82,7 +82,36 @@ def _flux_parts(in_channels: int, out_channels: int | None) -> dict:
     return dict(
         scheduler=_flow_scheduler(dynamic=True), vae=_vae(scaling_factor=0.3611, shift_factor=0.1159),
         text_encoder=CLIPTextModel(_clip_config(CLIPTextConfig, CLIP_HIDDEN)), tokenizer=_clip_tokenizer(),
-        text_encoder_2=T5EncoderModel(_t5_config()), tokenizer_2=_t5_tokenizer(), transformer=transformer,
+        text_encoder_2=T5EncoderModel(_t5_config(T5_HIDDEN)), tokenizer_2=_t5_tokenizer(), transformer=transformer,
+    )
+
+
+# --- SD 3.x: two CLIPs and T5, a 16-channel VAE, the MMDiT -------------------------------------
+
+SD3_CLIP_HIDDEN_2 = 64  # the second CLIP (OpenCLIP bigG) is the wider one, as in the real model
+SD3_T5_HIDDEN = 96  # holds the two CLIPs' sequences side by side (the pipeline pads them to T5's width)
+
+
+def _sd3():
+    from diffusers import SD3Transformer2DModel, StableDiffusion3InpaintPipeline
+    from transformers import CLIPTextConfig, CLIPTextModelWithProjection, T5EncoderModel
+
+    # SD 3.5 Medium's layout: 2x2 patches, RMS-normed queries and keys, a dual-attention block.
+    transformer = SD3Transformer2DModel(
+        sample_size=128, patch_size=2, in_channels=16, out_channels=16, num_layers=2,
+        attention_head_dim=HEAD_DIM, num_attention_heads=HEADS, joint_attention_dim=SD3_T5_HIDDEN,
+        caption_projection_dim=HEADS * HEAD_DIM, pooled_projection_dim=CLIP_HIDDEN + SD3_CLIP_HIDDEN_2,
+        pos_embed_max_size=96, dual_attention_layers=(0,), qk_norm="rms_norm",
+    )
+    return StableDiffusion3InpaintPipeline(
+        transformer=transformer, scheduler=_flow_scheduler(dynamic=False),
+        vae=_vae(scaling_factor=1.5305, shift_factor=0.0609),
+        text_encoder=CLIPTextModelWithProjection(_clip_config(CLIPTextConfig, CLIP_HIDDEN, projection=CLIP_HIDDEN)),
+        tokenizer=_clip_tokenizer(),
+        text_encoder_2=CLIPTextModelWithProjection(
+            _clip_config(CLIPTextConfig, SD3_CLIP_HIDDEN_2, projection=SD3_CLIP_HIDDEN_2)),
+        tokenizer_2=_clip_tokenizer(),
+        text_encoder_3=T5EncoderModel(_t5_config(SD3_T5_HIDDEN)), tokenizer_3=_t5_tokenizer(),
     )
 
 
@@ -130,16 +159,16 @@ def _t5_tokenizer():
     return T5TokenizerFast(vocab=_t5_pieces(), extra_ids=0, model_max_length=512)
 
 
-def _t5_config():
+def _t5_config(hidden: int):
     from transformers import T5Config
 
     # T5 v1.1 (FLUX's, SD3's, Chroma's): gated GELU, no tied embeddings.
-    return T5Config(vocab_size=len(_t5_pieces()), d_model=T5_HIDDEN, d_kv=8, d_ff=64, num_layers=1, num_heads=4,
+    return T5Config(vocab_size=len(_t5_pieces()), d_model=hidden, d_kv=8, d_ff=64, num_layers=1, num_heads=4,
                     relative_attention_num_buckets=8, feed_forward_proj="gated-gelu", tie_word_embeddings=False,
                     pad_token_id=0, eos_token_id=1, decoder_start_token_id=0)
 
 
-BUILDERS = {"flux-fill": _flux_fill, "flux": _flux}
+BUILDERS = {"flux-fill": _flux_fill, "flux": _flux, "sd3": _sd3}
 
 
 # --- GGUF: the transformer as city96's and ComfyUI-GGUF's files hold it -------------------------
