@@ -22,11 +22,12 @@ from pathlib import Path
 
 import torch
 
+from tiny_models import _byte_symbols
 from tiny_models import _tokenizer as _clip_tokenizer
 from tiny_models import _text_config as _clip_config
 from tiny_models import _write_tokenizer as _write_clip_tokenizer
 
-FAMILY_KINDS = ("flux-fill", "flux", "sd3")  # built so far; then flux2-klein, z-image, qwen-image, chroma
+FAMILY_KINDS = ("flux-fill", "flux", "sd3", "flux2-klein")  # built so far; then z-image, qwen-image, chroma
 HEADS, HEAD_DIM = 2, 16  # transformer width 32: a Q8_0 block
 CLIP_HIDDEN = 32
 T5_HIDDEN = 32
@@ -115,6 +116,73 @@ def _sd3():
     )
 
 
+# --- FLUX.2 Klein: Qwen3, a 32-channel VAE with batch-normed 2x2 patches ------------------------
+
+KLEIN_LAYERS = (9, 18, 27)  # the text encoder's hidden states Klein stacks (the pipeline's default)
+
+
+def _flux2_klein():
+    from diffusers import AutoencoderKLFlux2, Flux2KleinInpaintPipeline, Flux2Transformer2DModel
+
+    # Klein 4B's layout: 32 latent channels x 2x2 patches in, no guidance embedding (step
+    # distilled), three of the text encoder's hidden states side by side as the text.
+    transformer = Flux2Transformer2DModel(
+        patch_size=1, in_channels=128, num_layers=1, num_single_layers=1, attention_head_dim=HEAD_DIM,
+        num_attention_heads=HEADS, joint_attention_dim=len(KLEIN_LAYERS) * QWEN_HIDDEN, mlp_ratio=3.0,
+        axes_dims_rope=(4, 4, 4, 4), rope_theta=2000, guidance_embeds=False,
+    )
+    vae = AutoencoderKLFlux2(
+        block_out_channels=(4, 8, 8, 8), layers_per_block=1, latent_channels=32, norm_num_groups=4,
+    )
+    # The hidden states it reads must exist: 27 layers, each tiny.
+    text_encoder = _qwen3("Qwen3ForCausalLM", layers=max(KLEIN_LAYERS))
+    return Flux2KleinInpaintPipeline(scheduler=_flow_scheduler(dynamic=True), vae=vae, text_encoder=text_encoder,
+                                     tokenizer=_qwen_tokenizer(), transformer=transformer, is_distilled=True)
+
+
+# --- Qwen: byte-level BPE with Qwen's special tokens and chat template; Qwen3 ---------------------
+
+QWEN_HIDDEN = 32
+QWEN_SPECIALS = ("<|endoftext|>", "<|im_start|>", "<|im_end|>", "<think>", "</think>")
+# Qwen3's chat template, cut to what the pipelines use: user turns, the generation prompt,
+# and the empty thinking block that `enable_thinking=False` asks for.
+QWEN3_CHAT_TEMPLATE = (
+    "{%- for message in messages %}"
+    "{{- '<|im_start|>' + message['role'] + '\\n' + message['content'] + '<|im_end|>\\n' }}"
+    "{%- endfor %}"
+    "{%- if add_generation_prompt %}{{- '<|im_start|>assistant\\n' }}"
+    "{%- if enable_thinking is defined and enable_thinking is false %}{{- '<think>\\n\\n</think>\\n\\n' }}{%- endif %}"
+    "{%- endif %}"
+)
+
+
+def _qwen_tokenizer():
+    """Qwen's tokenizer without merges: the 256 byte symbols (GPT-2's), then the specials."""
+    from transformers import Qwen2TokenizerFast
+
+    vocab = {symbol: i for i, symbol in enumerate(_byte_symbols())}
+    vocab.update({token: len(vocab) + i for i, token in enumerate(QWEN_SPECIALS)})
+    tokenizer = Qwen2TokenizerFast(vocab=vocab, merges=[], eos_token="<|im_end|>", pad_token="<|endoftext|>",
+                                   unk_token=None, additional_special_tokens=list(QWEN_SPECIALS[1:]),
+                                   model_max_length=32768)
+    tokenizer.chat_template = QWEN3_CHAT_TEMPLATE
+    return tokenizer
+
+
+QWEN_VOCAB = 256 + len(QWEN_SPECIALS)
+
+
+def _qwen3(model_class: str, layers: int):
+    import transformers
+
+    config = transformers.Qwen3Config(
+        vocab_size=QWEN_VOCAB, hidden_size=QWEN_HIDDEN, intermediate_size=2 * QWEN_HIDDEN, num_hidden_layers=layers,
+        num_attention_heads=2, num_key_value_heads=1, head_dim=16, max_position_embeddings=1024,
+        tie_word_embeddings=True, bos_token_id=None, eos_token_id=QWEN_VOCAB - 3, pad_token_id=256,
+    )
+    return getattr(transformers, model_class)(config)
+
+
 # --- shared parts -------------------------------------------------------------------------------
 
 
@@ -168,7 +236,7 @@ def _t5_config(hidden: int):
                     pad_token_id=0, eos_token_id=1, decoder_start_token_id=0)
 
 
-BUILDERS = {"flux-fill": _flux_fill, "flux": _flux, "sd3": _sd3}
+BUILDERS = {"flux-fill": _flux_fill, "flux": _flux, "sd3": _sd3, "flux2-klein": _flux2_klein}
 
 
 # --- GGUF: the transformer as city96's and ComfyUI-GGUF's files hold it -------------------------
