@@ -27,7 +27,7 @@ from tiny_models import _tokenizer as _clip_tokenizer
 from tiny_models import _text_config as _clip_config
 from tiny_models import _write_tokenizer as _write_clip_tokenizer
 
-FAMILY_KINDS = ("flux-fill", "flux", "sd3", "flux2-klein")  # built so far; then z-image, qwen-image, chroma
+FAMILY_KINDS = ("flux-fill", "flux", "sd3", "flux2-klein", "z-image")  # built so far; then qwen-image, chroma
 HEADS, HEAD_DIM = 2, 16  # transformer width 32: a Q8_0 block
 CLIP_HIDDEN = 32
 T5_HIDDEN = 32
@@ -140,6 +140,26 @@ def _flux2_klein():
                                      tokenizer=_qwen_tokenizer(), transformer=transformer, is_distilled=True)
 
 
+# --- Z-Image: Qwen3, FLUX.1's VAE, the single-stream DiT --------------------------------------
+
+ZIMAGE_DIM = 96  # its feed-forward is 8/3 as wide: 256, a whole number of Q8_0 blocks
+
+
+def _z_image():
+    from diffusers import ZImageInpaintPipeline, ZImageTransformer2DModel
+
+    # Z-Image Turbo's layout: 2x2 patches of 16 channels, refiners for noise and caption,
+    # the caption in the width of the text encoder's last-but-one hidden state.
+    transformer = ZImageTransformer2DModel(
+        all_patch_size=(2,), all_f_patch_size=(1,), in_channels=16, dim=ZIMAGE_DIM, n_layers=1, n_refiner_layers=1,
+        n_heads=3, n_kv_heads=3, qk_norm=True, cap_feat_dim=QWEN_HIDDEN, rope_theta=256.0, t_scale=1000.0,
+        axes_dims=[8, 12, 12], axes_lens=[1536, 512, 512],  # [32, 48, 48] of a 128 head in the real one
+    )
+    return ZImageInpaintPipeline(scheduler=_flow_scheduler(dynamic=False), vae=_vae(scaling_factor=0.3611, shift_factor=0.1159),
+                                 text_encoder=_qwen3("Qwen3Model", layers=2), tokenizer=_qwen_tokenizer(),
+                                 transformer=transformer)
+
+
 # --- Qwen: byte-level BPE with Qwen's special tokens and chat template; Qwen3 ---------------------
 
 QWEN_HIDDEN = 32
@@ -236,7 +256,7 @@ def _t5_config(hidden: int):
                     pad_token_id=0, eos_token_id=1, decoder_start_token_id=0)
 
 
-BUILDERS = {"flux-fill": _flux_fill, "flux": _flux, "sd3": _sd3, "flux2-klein": _flux2_klein}
+BUILDERS = {"flux-fill": _flux_fill, "flux": _flux, "sd3": _sd3, "flux2-klein": _flux2_klein, "z-image": _z_image}
 
 
 # --- GGUF: the transformer as city96's and ComfyUI-GGUF's files hold it -------------------------
