@@ -22,11 +22,12 @@ from pathlib import Path
 
 import torch
 
+from tiny_models import _byte_symbols
 from tiny_models import _tokenizer as _clip_tokenizer
 from tiny_models import _text_config as _clip_config
 from tiny_models import _write_tokenizer as _write_clip_tokenizer
 
-FAMILY_KINDS = ("flux-fill", "flux")  # built so far; then sd3, flux2-klein, z-image, qwen-image, chroma
+FAMILY_KINDS = ("flux-fill", "flux", "sd3", "flux2-klein", "z-image")  # built so far; then qwen-image, chroma
 HEADS, HEAD_DIM = 2, 16  # transformer width 32: a Q8_0 block
 CLIP_HIDDEN = 32
 T5_HIDDEN = 32
@@ -37,7 +38,7 @@ def save_pipeline(key: str, folder: Path) -> Path:
     pipeline = build_pipeline(key)
     pipeline.save_pretrained(folder)
     # CLIP's tokenizer as its files are on the hub (vocab.json, merges.txt): tiny_models'
-    for name in ("tokenizer", "tokenizer_2"):
+    for name in ("tokenizer", "tokenizer_2", "tokenizer_3"):
         if type(getattr(pipeline, name, None)).__name__ == "CLIPTokenizer":
             _write_clip_tokenizer(folder / name)
     return folder
@@ -82,8 +83,124 @@ def _flux_parts(in_channels: int, out_channels: int | None) -> dict:
     return dict(
         scheduler=_flow_scheduler(dynamic=True), vae=_vae(scaling_factor=0.3611, shift_factor=0.1159),
         text_encoder=CLIPTextModel(_clip_config(CLIPTextConfig, CLIP_HIDDEN)), tokenizer=_clip_tokenizer(),
-        text_encoder_2=T5EncoderModel(_t5_config()), tokenizer_2=_t5_tokenizer(), transformer=transformer,
+        text_encoder_2=T5EncoderModel(_t5_config(T5_HIDDEN)), tokenizer_2=_t5_tokenizer(), transformer=transformer,
     )
+
+
+# --- SD 3.x: two CLIPs and T5, a 16-channel VAE, the MMDiT -------------------------------------
+
+SD3_CLIP_HIDDEN_2 = 64  # the second CLIP (OpenCLIP bigG) is the wider one, as in the real model
+SD3_T5_HIDDEN = 96  # holds the two CLIPs' sequences side by side (the pipeline pads them to T5's width)
+
+
+def _sd3():
+    from diffusers import SD3Transformer2DModel, StableDiffusion3InpaintPipeline
+    from transformers import CLIPTextConfig, CLIPTextModelWithProjection, T5EncoderModel
+
+    # SD 3.5 Medium's layout: 2x2 patches, RMS-normed queries and keys, a dual-attention block.
+    transformer = SD3Transformer2DModel(
+        sample_size=128, patch_size=2, in_channels=16, out_channels=16, num_layers=2,
+        attention_head_dim=HEAD_DIM, num_attention_heads=HEADS, joint_attention_dim=SD3_T5_HIDDEN,
+        caption_projection_dim=HEADS * HEAD_DIM, pooled_projection_dim=CLIP_HIDDEN + SD3_CLIP_HIDDEN_2,
+        pos_embed_max_size=96, dual_attention_layers=(0,), qk_norm="rms_norm",
+    )
+    return StableDiffusion3InpaintPipeline(
+        transformer=transformer, scheduler=_flow_scheduler(dynamic=False),
+        vae=_vae(scaling_factor=1.5305, shift_factor=0.0609),
+        text_encoder=CLIPTextModelWithProjection(_clip_config(CLIPTextConfig, CLIP_HIDDEN, projection=CLIP_HIDDEN)),
+        tokenizer=_clip_tokenizer(),
+        text_encoder_2=CLIPTextModelWithProjection(
+            _clip_config(CLIPTextConfig, SD3_CLIP_HIDDEN_2, projection=SD3_CLIP_HIDDEN_2)),
+        tokenizer_2=_clip_tokenizer(),
+        text_encoder_3=T5EncoderModel(_t5_config(SD3_T5_HIDDEN)), tokenizer_3=_t5_tokenizer(),
+    )
+
+
+# --- FLUX.2 Klein: Qwen3, a 32-channel VAE with batch-normed 2x2 patches ------------------------
+
+KLEIN_LAYERS = (9, 18, 27)  # the text encoder's hidden states Klein stacks (the pipeline's default)
+
+
+def _flux2_klein():
+    from diffusers import AutoencoderKLFlux2, Flux2KleinInpaintPipeline, Flux2Transformer2DModel
+
+    # Klein 4B's layout: 32 latent channels x 2x2 patches in, no guidance embedding (step
+    # distilled), three of the text encoder's hidden states side by side as the text.
+    transformer = Flux2Transformer2DModel(
+        patch_size=1, in_channels=128, num_layers=1, num_single_layers=1, attention_head_dim=HEAD_DIM,
+        num_attention_heads=HEADS, joint_attention_dim=len(KLEIN_LAYERS) * QWEN_HIDDEN, mlp_ratio=3.0,
+        axes_dims_rope=(4, 4, 4, 4), rope_theta=2000, guidance_embeds=False,
+    )
+    vae = AutoencoderKLFlux2(
+        block_out_channels=(4, 8, 8, 8), layers_per_block=1, latent_channels=32, norm_num_groups=4,
+    )
+    # The hidden states it reads must exist: 27 layers, each tiny.
+    text_encoder = _qwen3("Qwen3ForCausalLM", layers=max(KLEIN_LAYERS))
+    return Flux2KleinInpaintPipeline(scheduler=_flow_scheduler(dynamic=True), vae=vae, text_encoder=text_encoder,
+                                     tokenizer=_qwen_tokenizer(), transformer=transformer, is_distilled=True)
+
+
+# --- Z-Image: Qwen3, FLUX.1's VAE, the single-stream DiT --------------------------------------
+
+ZIMAGE_DIM = 96  # its feed-forward is 8/3 as wide: 256, a whole number of Q8_0 blocks
+
+
+def _z_image():
+    from diffusers import ZImageInpaintPipeline, ZImageTransformer2DModel
+
+    # Z-Image Turbo's layout: 2x2 patches of 16 channels, refiners for noise and caption,
+    # the caption in the width of the text encoder's last-but-one hidden state.
+    transformer = ZImageTransformer2DModel(
+        all_patch_size=(2,), all_f_patch_size=(1,), in_channels=16, dim=ZIMAGE_DIM, n_layers=1, n_refiner_layers=1,
+        n_heads=3, n_kv_heads=3, qk_norm=True, cap_feat_dim=QWEN_HIDDEN, rope_theta=256.0, t_scale=1000.0,
+        axes_dims=[8, 12, 12], axes_lens=[1536, 512, 512],  # [32, 48, 48] of a 128 head in the real one
+    )
+    return ZImageInpaintPipeline(scheduler=_flow_scheduler(dynamic=False), vae=_vae(scaling_factor=0.3611, shift_factor=0.1159),
+                                 text_encoder=_qwen3("Qwen3Model", layers=2), tokenizer=_qwen_tokenizer(),
+                                 transformer=transformer)
+
+
+# --- Qwen: byte-level BPE with Qwen's special tokens and chat template; Qwen3 ---------------------
+
+QWEN_HIDDEN = 32
+QWEN_SPECIALS = ("<|endoftext|>", "<|im_start|>", "<|im_end|>", "<think>", "</think>")
+# Qwen3's chat template, cut to what the pipelines use: user turns, the generation prompt,
+# and the empty thinking block that `enable_thinking=False` asks for.
+QWEN3_CHAT_TEMPLATE = (
+    "{%- for message in messages %}"
+    "{{- '<|im_start|>' + message['role'] + '\\n' + message['content'] + '<|im_end|>\\n' }}"
+    "{%- endfor %}"
+    "{%- if add_generation_prompt %}{{- '<|im_start|>assistant\\n' }}"
+    "{%- if enable_thinking is defined and enable_thinking is false %}{{- '<think>\\n\\n</think>\\n\\n' }}{%- endif %}"
+    "{%- endif %}"
+)
+
+
+def _qwen_tokenizer():
+    """Qwen's tokenizer without merges: the 256 byte symbols (GPT-2's), then the specials."""
+    from transformers import Qwen2TokenizerFast
+
+    vocab = {symbol: i for i, symbol in enumerate(_byte_symbols())}
+    vocab.update({token: len(vocab) + i for i, token in enumerate(QWEN_SPECIALS)})
+    tokenizer = Qwen2TokenizerFast(vocab=vocab, merges=[], eos_token="<|im_end|>", pad_token="<|endoftext|>",
+                                   unk_token=None, additional_special_tokens=list(QWEN_SPECIALS[1:]),
+                                   model_max_length=32768)
+    tokenizer.chat_template = QWEN3_CHAT_TEMPLATE
+    return tokenizer
+
+
+QWEN_VOCAB = 256 + len(QWEN_SPECIALS)
+
+
+def _qwen3(model_class: str, layers: int):
+    import transformers
+
+    config = transformers.Qwen3Config(
+        vocab_size=QWEN_VOCAB, hidden_size=QWEN_HIDDEN, intermediate_size=2 * QWEN_HIDDEN, num_hidden_layers=layers,
+        num_attention_heads=2, num_key_value_heads=1, head_dim=16, max_position_embeddings=1024,
+        tie_word_embeddings=True, bos_token_id=None, eos_token_id=QWEN_VOCAB - 3, pad_token_id=256,
+    )
+    return getattr(transformers, model_class)(config)
 
 
 # --- shared parts -------------------------------------------------------------------------------
@@ -130,16 +247,16 @@ def _t5_tokenizer():
     return T5TokenizerFast(vocab=_t5_pieces(), extra_ids=0, model_max_length=512)
 
 
-def _t5_config():
+def _t5_config(hidden: int):
     from transformers import T5Config
 
     # T5 v1.1 (FLUX's, SD3's, Chroma's): gated GELU, no tied embeddings.
-    return T5Config(vocab_size=len(_t5_pieces()), d_model=T5_HIDDEN, d_kv=8, d_ff=64, num_layers=1, num_heads=4,
+    return T5Config(vocab_size=len(_t5_pieces()), d_model=hidden, d_kv=8, d_ff=64, num_layers=1, num_heads=4,
                     relative_attention_num_buckets=8, feed_forward_proj="gated-gelu", tie_word_embeddings=False,
                     pad_token_id=0, eos_token_id=1, decoder_start_token_id=0)
 
 
-BUILDERS = {"flux-fill": _flux_fill, "flux": _flux}
+BUILDERS = {"flux-fill": _flux_fill, "flux": _flux, "sd3": _sd3, "flux2-klein": _flux2_klein, "z-image": _z_image}
 
 
 # --- GGUF: the transformer as city96's and ComfyUI-GGUF's files hold it -------------------------

@@ -186,11 +186,11 @@ def _transformer(shapes: Shapes) -> str | None:
     # diffusers' own layout, as `transformer/diffusion_pytorch_model.safetensors` is saved
     if "context_embedder.weight" in shapes and "pos_embed.proj.weight" in shapes:
         return "sd3"
+    if "x_embedder.weight" in shapes and "double_stream_modulation_img.linear.weight" in shapes:
+        return "flux2-klein"  # its blocks share modulations; single blocks project q, k, v and MLP at once
     if "x_embedder.weight" in shapes and "single_transformer_blocks.0.attn.to_q.weight" in shapes:
         if "distilled_guidance_layer.in_proj.bias" in shapes:
             return "chroma"
-        if "double_stream_modulation_img.linear.weight" in shapes or "single_stream_modulation.linear.weight" in shapes:
-            return "flux2-klein"
         return "flux-fill" if shapes["x_embedder.weight"][-1] == 384 else "flux"
     return None
 
