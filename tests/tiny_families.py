@@ -27,7 +27,7 @@ from tiny_models import _tokenizer as _clip_tokenizer
 from tiny_models import _text_config as _clip_config
 from tiny_models import _write_tokenizer as _write_clip_tokenizer
 
-FAMILY_KINDS = ("flux-fill", "flux", "sd3", "flux2-klein", "z-image", "qwen-image")  # built so far; then chroma
+FAMILY_KINDS = ("flux-fill", "flux", "sd3", "flux2-klein", "z-image", "qwen-image", "chroma")
 HEADS, HEAD_DIM = 2, 16  # transformer width 32: a Q8_0 block
 CLIP_HIDDEN = 32
 T5_HIDDEN = 32
@@ -85,6 +85,27 @@ def _flux_parts(in_channels: int, out_channels: int | None) -> dict:
         text_encoder=CLIPTextModel(_clip_config(CLIPTextConfig, CLIP_HIDDEN)), tokenizer=_clip_tokenizer(),
         text_encoder_2=T5EncoderModel(_t5_config(T5_HIDDEN)), tokenizer_2=_t5_tokenizer(), transformer=transformer,
     )
+
+
+# --- Chroma: FLUX.1 schnell's blocks, T5 alone, modulations from a small network ---------------
+
+
+def _chroma():
+    from diffusers import ChromaInpaintPipeline, ChromaTransformer2DModel
+    from transformers import T5EncoderModel
+
+    transformer = ChromaTransformer2DModel(
+        patch_size=1, in_channels=64, num_layers=1, num_single_layers=1, attention_head_dim=HEAD_DIM,
+        num_attention_heads=HEADS, joint_attention_dim=T5_HIDDEN, axes_dims_rope=(4, 6, 6),
+        approximator_num_channels=64, approximator_hidden_dim=32, approximator_layers=1,
+    )
+    # Chroma1-HD's transformer/config.json keeps two FLUX.1 keys the class does not take,
+    # and ChromaInpaintPipeline reads one of them (diffusers 0.42: `config.guidance_embeds`).
+    transformer.register_to_config(guidance_embeds=False, pooled_projection_dim=768)
+    # Chroma1-HD's scheduler: no shift (its timesteps are evenly spaced).
+    return ChromaInpaintPipeline(scheduler=_flow_scheduler(dynamic=False, shift=1.0), vae=_vae(scaling_factor=0.3611, shift_factor=0.1159),
+                                 text_encoder=T5EncoderModel(_t5_config(T5_HIDDEN)), tokenizer=_t5_tokenizer(),
+                                 transformer=transformer, image_encoder=None, feature_extractor=None)
 
 
 # --- SD 3.x: two CLIPs and T5, a 16-channel VAE, the MMDiT -------------------------------------
@@ -300,7 +321,7 @@ def _t5_config(hidden: int):
                     pad_token_id=0, eos_token_id=1, decoder_start_token_id=0)
 
 
-BUILDERS = {"flux-fill": _flux_fill, "flux": _flux, "sd3": _sd3, "flux2-klein": _flux2_klein, "z-image": _z_image, "qwen-image": _qwen_image}
+BUILDERS = {"flux-fill": _flux_fill, "flux": _flux, "sd3": _sd3, "flux2-klein": _flux2_klein, "z-image": _z_image, "qwen-image": _qwen_image, "chroma": _chroma}
 
 
 # --- GGUF: the transformer as city96's and ComfyUI-GGUF's files hold it -------------------------
