@@ -52,7 +52,8 @@ def test_folder_loads_with_its_pipeline_and_paints(tiny: TinyFamilies, key: str)
     folder = tiny.folder(key)
     pipeline = pipeline_of(folder)
     assert type(pipeline).__name__ == families.family(key).inpaint_pipeline
-    assert pipeline.vae.config.latent_channels == families.family(key).latent_channels
+    vae = pipeline.vae.config
+    assert vae.get("latent_channels", vae.get("z_dim")) == families.family(key).latent_channels
     first, again, other = paint(pipeline, key, 1), paint(pipeline, key, 1), paint(pipeline, key, 2)
     assert first.shape == (SIZE, SIZE, 3) and np.isfinite(first).all()
     assert np.array_equal(first, again)

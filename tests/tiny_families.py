@@ -27,7 +27,7 @@ from tiny_models import _tokenizer as _clip_tokenizer
 from tiny_models import _text_config as _clip_config
 from tiny_models import _write_tokenizer as _write_clip_tokenizer
 
-FAMILY_KINDS = ("flux-fill", "flux", "sd3", "flux2-klein", "z-image")  # built so far; then qwen-image, chroma
+FAMILY_KINDS = ("flux-fill", "flux", "sd3", "flux2-klein", "z-image", "qwen-image", "chroma")
 HEADS, HEAD_DIM = 2, 16  # transformer width 32: a Q8_0 block
 CLIP_HIDDEN = 32
 T5_HIDDEN = 32
@@ -85,6 +85,27 @@ def _flux_parts(in_channels: int, out_channels: int | None) -> dict:
         text_encoder=CLIPTextModel(_clip_config(CLIPTextConfig, CLIP_HIDDEN)), tokenizer=_clip_tokenizer(),
         text_encoder_2=T5EncoderModel(_t5_config(T5_HIDDEN)), tokenizer_2=_t5_tokenizer(), transformer=transformer,
     )
+
+
+# --- Chroma: FLUX.1 schnell's blocks, T5 alone, modulations from a small network ---------------
+
+
+def _chroma():
+    from diffusers import ChromaInpaintPipeline, ChromaTransformer2DModel
+    from transformers import T5EncoderModel
+
+    transformer = ChromaTransformer2DModel(
+        patch_size=1, in_channels=64, num_layers=1, num_single_layers=1, attention_head_dim=HEAD_DIM,
+        num_attention_heads=HEADS, joint_attention_dim=T5_HIDDEN, axes_dims_rope=(4, 6, 6),
+        approximator_num_channels=64, approximator_hidden_dim=32, approximator_layers=1,
+    )
+    # Chroma1-HD's transformer/config.json keeps two FLUX.1 keys the class does not take,
+    # and ChromaInpaintPipeline reads one of them (diffusers 0.42: `config.guidance_embeds`).
+    transformer.register_to_config(guidance_embeds=False, pooled_projection_dim=768)
+    # Chroma1-HD's scheduler: no shift (its timesteps are evenly spaced).
+    return ChromaInpaintPipeline(scheduler=_flow_scheduler(dynamic=False, shift=1.0), vae=_vae(scaling_factor=0.3611, shift_factor=0.1159),
+                                 text_encoder=T5EncoderModel(_t5_config(T5_HIDDEN)), tokenizer=_t5_tokenizer(),
+                                 transformer=transformer, image_encoder=None, feature_extractor=None)
 
 
 # --- SD 3.x: two CLIPs and T5, a 16-channel VAE, the MMDiT -------------------------------------
@@ -160,6 +181,49 @@ def _z_image():
                                  transformer=transformer)
 
 
+# --- Qwen-Image: Qwen2.5-VL, its own causal-3D VAE, the MMDiT -----------------------------------
+
+QWEN_VL_SPECIALS = ("<|vision_start|>", "<|vision_end|>", "<|image_pad|>", "<|video_pad|>")
+
+
+def _qwen_image():
+    from diffusers import AutoencoderKLQwenImage, QwenImageInpaintPipeline, QwenImageTransformer2DModel
+
+    # Qwen-Image's layout: 16 channels in 2x2 patches (64 in), the text in the width of
+    # Qwen2.5-VL's last hidden state, no guidance embedding (true classifier-free guidance).
+    transformer = QwenImageTransformer2DModel(
+        patch_size=2, in_channels=64, out_channels=16, num_layers=1, attention_head_dim=HEAD_DIM,
+        num_attention_heads=HEADS, joint_attention_dim=QWEN_HIDDEN, guidance_embeds=False, axes_dims_rope=(4, 6, 6),
+    )
+    # A video VAE over one frame: three spatial halvings (8x), RMS norms, the real latent
+    # statistics (its defaults).
+    vae = AutoencoderKLQwenImage(base_dim=4, z_dim=16, dim_mult=[1, 2, 4, 4], num_res_blocks=1,
+                                 temperal_downsample=[False, True, True])
+    scheduler = _flow_scheduler(dynamic=True, max_image_seq_len=8192, max_shift=0.9, shift=1.0, shift_terminal=0.02,
+                                time_shift_type="exponential")
+    return QwenImageInpaintPipeline(scheduler=scheduler, vae=vae, text_encoder=_qwen2_5_vl(),
+                                    tokenizer=_qwen_tokenizer(QWEN_VL_SPECIALS), transformer=transformer)
+
+
+def _qwen2_5_vl():
+    """Qwen2.5-VL with a one-block vision tower: the pipeline reads only its text side, but
+    the class (and so the folder) is the real one."""
+    from transformers import Qwen2_5_VLConfig, Qwen2_5_VLForConditionalGeneration
+
+    vocab = 256 + len(QWEN_SPECIALS) + len(QWEN_VL_SPECIALS)
+    vision_start = 256 + len(QWEN_SPECIALS)
+    text = dict(vocab_size=vocab, hidden_size=QWEN_HIDDEN, intermediate_size=2 * QWEN_HIDDEN, num_hidden_layers=2,
+                num_attention_heads=2, num_key_value_heads=1, max_position_embeddings=1024,
+                rope_parameters={"rope_type": "default", "rope_theta": 1000000.0, "mrope_section": [2, 3, 3]},
+                bos_token_id=256, eos_token_id=258, pad_token_id=256)
+    vision = dict(depth=1, hidden_size=16, intermediate_size=32, num_heads=2, patch_size=14, spatial_merge_size=2,
+                  temporal_patch_size=2, window_size=112, out_hidden_size=QWEN_HIDDEN, fullatt_block_indexes=[0])
+    config = Qwen2_5_VLConfig(text_config=text, vision_config=vision, vision_start_token_id=vision_start,
+                              vision_end_token_id=vision_start + 1, image_token_id=vision_start + 2,
+                              video_token_id=vision_start + 3)
+    return Qwen2_5_VLForConditionalGeneration(config)
+
+
 # --- Qwen: byte-level BPE with Qwen's special tokens and chat template; Qwen3 ---------------------
 
 QWEN_HIDDEN = 32
@@ -176,14 +240,15 @@ QWEN3_CHAT_TEMPLATE = (
 )
 
 
-def _qwen_tokenizer():
+def _qwen_tokenizer(extra: tuple[str, ...] = ()):
     """Qwen's tokenizer without merges: the 256 byte symbols (GPT-2's), then the specials."""
     from transformers import Qwen2TokenizerFast
 
+    specials = QWEN_SPECIALS + extra
     vocab = {symbol: i for i, symbol in enumerate(_byte_symbols())}
-    vocab.update({token: len(vocab) + i for i, token in enumerate(QWEN_SPECIALS)})
+    vocab.update({token: 256 + i for i, token in enumerate(specials)})
     tokenizer = Qwen2TokenizerFast(vocab=vocab, merges=[], eos_token="<|im_end|>", pad_token="<|endoftext|>",
-                                   unk_token=None, additional_special_tokens=list(QWEN_SPECIALS[1:]),
+                                   unk_token=None, additional_special_tokens=list(specials[1:]),
                                    model_max_length=32768)
     tokenizer.chat_template = QWEN3_CHAT_TEMPLATE
     return tokenizer
@@ -224,7 +289,7 @@ def _flow_scheduler(dynamic: bool, **config):
     from diffusers import FlowMatchEulerDiscreteScheduler
 
     if dynamic:
-        config = dict(base_image_seq_len=256, base_shift=0.5, max_image_seq_len=4096, max_shift=1.15, **config)
+        config = {"base_image_seq_len": 256, "base_shift": 0.5, "max_image_seq_len": 4096, "max_shift": 1.15, **config}
     return FlowMatchEulerDiscreteScheduler(num_train_timesteps=1000, shift=config.pop("shift", 3.0),
                                            use_dynamic_shifting=dynamic, **config)
 
@@ -256,7 +321,7 @@ def _t5_config(hidden: int):
                     pad_token_id=0, eos_token_id=1, decoder_start_token_id=0)
 
 
-BUILDERS = {"flux-fill": _flux_fill, "flux": _flux, "sd3": _sd3, "flux2-klein": _flux2_klein, "z-image": _z_image}
+BUILDERS = {"flux-fill": _flux_fill, "flux": _flux, "sd3": _sd3, "flux2-klein": _flux2_klein, "z-image": _z_image, "qwen-image": _qwen_image, "chroma": _chroma}
 
 
 # --- GGUF: the transformer as city96's and ComfyUI-GGUF's files hold it -------------------------
