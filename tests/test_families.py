@@ -129,8 +129,20 @@ def test_candidates_differ_a_seed_repeats_and_previews_arrive(tiny, key):
     assert np.array_equal(first, again)  # candidate 0 does not depend on how many are asked for
     assert [p.step for p in seen] == list(range(1, 7)) and {p.steps for p in seen} == {6}
     previews = [p.preview for p in seen if p.preview is not None]
-    assert len(previews) == 6 and all(p.dtype == np.uint8 and p.ndim == 3 and p.shape[2] == 3 for p in previews)
-    assert all(SIZE // 16 <= p.shape[0] <= SIZE // 8 for p in previews)
+    assert len(previews) == 6 and all(p.dtype == np.uint8 and p.shape == (SIZE // 8, SIZE // 8, 3) for p in previews)
+    assert previews[-1].std() > 0
+
+
+def test_previews_unpack_the_pipelines_packed_latents():
+    from diffusers import Flux2KleinInpaintPipeline, FluxInpaintPipeline
+
+    from canvas.painters.diffusion.preview import latent_pixels
+
+    latents = torch.randn(1, 16, 8, 12)  # a 64 x 96 px window
+    flux = FluxInpaintPipeline._pack_latents(latents, 1, 16, 8, 12)
+    klein = Flux2KleinInpaintPipeline._pack_latents(Flux2KleinInpaintPipeline._patchify_latents(latents))
+    for packed in (flux, klein, latents):
+        assert torch.equal(latent_pixels(packed, 64, 96), latents[0].permute(1, 2, 0))
 
 
 @pytest.mark.parametrize("key", FAMILY_KINDS)

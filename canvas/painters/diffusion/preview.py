@@ -33,7 +33,8 @@ def latents_to_rgb(latents: torch.Tensor, xl: bool) -> np.ndarray:
 # fitted per window: the pipeline's own latents of the window's known pixels against those
 # pixels, by least squares (ridge-regularised: a 64 px window has fewer latent pixels than
 # a packed latent has channels). Cheap (one small solve), and right for any VAE, random
-# tiny ones included; the picture is as coarse as the latent grid (1/8 or 1/16 a side).
+# tiny ones included. Packed patches are unpacked first (every pipeline here packs a 2x2
+# patch channel by channel, then row, then column), so the picture is 1/8 a side, as SD's.
 
 RIDGE = 1e-2
 
@@ -49,13 +50,24 @@ def latent_grid(latents: torch.Tensor, height: int, width: int) -> torch.Tensor:
     return first.reshape(height // side, width // side, first.shape[-1])
 
 
+def latent_pixels(latents: torch.Tensor, height: int, width: int) -> torch.Tensor:
+    """The first of a batch of latents as (h, w, C), one row per latent pixel: packed 2x2
+    patches ((c, dy, dx) in their channels) unpacked."""
+    grid = latent_grid(latents, height, width)
+    if latents[0].ndim == 3 or grid.shape[-1] % 4:
+        return grid
+    gh, gw, depth = grid.shape
+    patches = grid.reshape(gh, gw, depth // 4, 2, 2).permute(0, 3, 1, 4, 2)  # gh, dy, gw, dx, c
+    return patches.reshape(gh * 2, gw * 2, depth // 4)
+
+
 class FittedPreview:
     """latents -> uint8 RGB, by a linear map fitted on one window's known latents."""
 
     def __init__(self, known: torch.Tensor, pixels: np.ndarray) -> None:
         """`known`: the pipeline's latents (either layout) of `pixels`, uint8 (H, W, 3)."""
         height, width = pixels.shape[:2]
-        grid = latent_grid(known, height, width).to("cpu", torch.float32)
+        grid = latent_pixels(known, height, width).to("cpu", torch.float32)
         gh, gw, depth = grid.shape
         target = torch.from_numpy(pixels).permute(2, 0, 1)[None].float() / 127.5 - 1
         target = torch.nn.functional.adaptive_avg_pool2d(target, (gh, gw))[0].permute(1, 2, 0).reshape(-1, 3)
@@ -65,6 +77,6 @@ class FittedPreview:
         self.size = (height, width)
 
     def __call__(self, latents: torch.Tensor) -> np.ndarray:
-        grid = latent_grid(latents, *self.size).to("cpu", torch.float32)
+        grid = latent_pixels(latents, *self.size).to("cpu", torch.float32)
         rgb = (grid @ self.factors[:-1] + self.factors[-1] + 1.0) * 127.5
         return rgb.clamp(0, 255).to(torch.uint8).numpy()
