@@ -58,13 +58,15 @@ def paint(painter, image, mask, **request):
 
 
 def diffusers_paints(folder, key: str, image, mask, seed: int, steps: int, guidance: float, strength: float = 1.0,
-                     transformer=None) -> np.ndarray:
-    """The family's own pipeline, called as its documentation shows, to uint8 RGB."""
+                     transformer=None, pipeline=None) -> np.ndarray:
+    """The family's own pipeline (loaded from `folder`, or `pipeline`), called as its
+    documentation shows, to uint8 RGB."""
     import diffusers
 
     family = FAMILIES[key]
     extra = {"transformer": transformer} if transformer is not None else {}
-    pipeline = getattr(diffusers, family.inpaint_pipeline).from_pretrained(folder, **extra)
+    if pipeline is None:
+        pipeline = getattr(diffusers, family.inpaint_pipeline).from_pretrained(folder, **extra)
     h, w = mask.shape
     options = dict(prompt="a red boat", image=Image.fromarray(image), mask_image=Image.fromarray(mask.astype(np.uint8) * 255),
                    height=h, width=w, strength=strength, num_inference_steps=steps,
@@ -293,3 +295,38 @@ def test_a_single_transformer_file_loads_with_its_config_folder(tiny):
     [ours], _ = paint(painter, image, mask, seed=4)
     [theirs], _ = paint(painter_of(tiny, key, soft_mask=0), image, mask, seed=4)
     assert np.abs(ours.astype(int) - theirs.astype(int)).max() <= 1
+
+
+def test_a_pipeline_built_in_code_paints_as_diffusers_does():
+    from canvas.painters.diffusion import DiffusionSettings
+    from canvas.painters.diffusion.painter import DiffusionPainter
+    from tiny_families import build_pipeline
+
+    key = FAMILY_KINDS[0]
+    painter = DiffusionPainter(DiffusionSettings(model=key, dtype="fp32", soft_mask=0), pipeline=build_pipeline(key))
+    assert painter.family.key == key and painter.label == f"{FAMILIES[key].label} · {key}"
+    image, mask = half_masked()
+    [ours], _ = paint(painter, image, mask, prompt="a red boat", seed=6)
+    theirs = diffusers_paints(None, key, image, mask, 6, QUICK["steps"], QUICK["guidance"], pipeline=painter.model.pipeline)
+    assert np.abs(ours.astype(int) - theirs.astype(int)).max() <= 1
+
+
+def test_a_hub_id_loads_from_the_local_cache_offline(tiny, tmp_path):
+    import os
+    import shutil
+    import subprocess
+    import sys
+
+    key = FAMILY_KINDS[0]
+    cache = tmp_path / "hub"
+    snapshot = cache / "models--someone--tiny-model" / "snapshots" / "0123abcd"
+    shutil.copytree(tiny.folder(key), snapshot)
+    (cache / "models--someone--tiny-model" / "refs").mkdir()
+    (cache / "models--someone--tiny-model" / "refs" / "main").write_text("0123abcd")
+    code = ("from canvas.painters import create_painter\n"
+            "p = create_painter('diffusion', model='someone/tiny-model', offline=True, dtype='fp32')\n"
+            "print(p.family.key, p.label)\n")
+    env = {**os.environ, "HF_HUB_CACHE": str(cache), "HF_HUB_OFFLINE": "1"}
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300, env=env)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip().splitlines()[-1] == f"{key} {FAMILIES[key].label} · tiny-model"
