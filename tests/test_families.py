@@ -330,3 +330,11 @@ def test_a_hub_id_loads_from_the_local_cache_offline(tiny, tmp_path):
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300, env=env)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip().splitlines()[-1] == f"{key} {FAMILIES[key].label} · tiny-model"
+
+
+def test_a_damaged_gguf_file_is_one_line(tiny, tmp_path):
+    damaged = tmp_path / "damaged.gguf"
+    damaged.write_bytes(b"GGUF" + b"\0" * 20)
+    with pytest.raises(ModelError) as error:
+        create_painter("diffusion", model=str(damaged), model_config=str(tiny.folder(FAMILY_KINDS[0])), dtype="fp32")
+    assert "not a readable GGUF file" in str(error.value) and "\n" not in str(error.value)

@@ -123,6 +123,8 @@ def gguf_shapes(path: Path) -> dict[str, tuple[int, ...]]:
     try:
         reader = GGUFReader(str(path))
     except Exception as exc:  # the reader raises ValueError, struct.error, ... on a damaged file
-        raise ModelError(f"{path}: not a readable GGUF file: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}") from None
+        from canvas.painters.diffusion.loading import first_line
+
+        raise ModelError(f"{path}: not a readable GGUF file: {first_line(exc)}") from None
     # GGUF keeps dimensions innermost first; PyTorch outermost first.
     return {tensor.name: tuple(int(size) for size in reversed(tensor.shape.tolist())) for tensor in reader.tensors}
