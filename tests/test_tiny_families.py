@@ -17,10 +17,10 @@ from PIL import Image  # noqa: E402
 
 from canvas.painters.diffusion import families  # noqa: E402
 from pictures import photo  # noqa: E402
-from tiny_families import FAMILY_KINDS, TinyFamilies, gguf_types  # noqa: E402
+from tiny_families import FAMILY_KINDS, TinyFamilies, gguf_types, save_pipeline  # noqa: E402
 
 SIZE = 128
-GGUF_KINDS = ("flux-fill", "flux")
+GGUF_KINDS = ("flux-fill", "qwen-image")  # all seven pass; two keep the suite quick
 
 
 @pytest.fixture(scope="session")
@@ -65,6 +65,14 @@ def test_family_table_recognises_folder_and_transformer_file(tiny: TinyFamilies,
     folder = tiny.folder(key)
     assert families.recognise_folder(folder).key == key
     assert families.recognise_file(folder / "transformer" / "diffusion_pytorch_model.safetensors").key == key
+
+
+def test_saving_is_deterministic(tiny: TinyFamilies, tmp_path) -> None:
+    first = tiny.folder("flux-fill")
+    again = save_pipeline("flux-fill", tmp_path / "flux-fill")
+    files = sorted(path.relative_to(first) for path in first.rglob("*") if path.is_file())
+    assert files == sorted(path.relative_to(again) for path in again.rglob("*") if path.is_file())
+    assert all((first / name).read_bytes() == (again / name).read_bytes() for name in files)
 
 
 def gguf_transformer(tiny: TinyFamilies, key: str, quant: str):
