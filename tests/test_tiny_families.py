@@ -39,9 +39,10 @@ def paint(pipeline, key: str, seed: int) -> np.ndarray:
     """One 128 px window, its right half masked, 2 steps at the family's default guidance."""
     mask = np.zeros((SIZE, SIZE), np.uint8)
     mask[:, SIZE // 2 :] = 255
-    options = dict(prompt="a red boat", image=Image.fromarray(photo("astronaut", SIZE)), mask_image=Image.fromarray(mask),
-                   height=SIZE, width=SIZE, num_inference_steps=2, guidance_scale=families.family(key).guidance,
-                   generator=torch.Generator().manual_seed(seed), output_type="np")
+    options = dict(prompt="a red boat", image=Image.fromarray(photo("astronaut", SIZE)),
+                   mask_image=Image.fromarray(mask), height=SIZE, width=SIZE, num_inference_steps=2,
+                   guidance_scale=families.family(key).guidance, generator=torch.Generator().manual_seed(seed),
+                   output_type="np")
     if "strength" in inspect.signature(pipeline.__call__).parameters:
         options["strength"] = 1.0  # every step: 2 steps, not 2 x the default 0.6
     return pipeline(**options).images[0]
