@@ -68,6 +68,21 @@ def test_family_table_recognises_folder_and_transformer_file(tiny: TinyFamilies,
     assert families.recognise_file(folder / "transformer" / "diffusion_pytorch_model.safetensors").key == key
 
 
+def test_qwen_tokenizers_read_as_the_real_ones(tiny: TinyFamilies) -> None:
+    qwen_image = pipeline_of(tiny.folder("qwen-image"))
+    # the system turn the pipeline drops by count is exactly that many tokens
+    system = qwen_image.prompt_template_encode.split("{}")[0]
+    assert len(qwen_image.tokenizer(system).input_ids) == qwen_image.prompt_template_encode_start_idx
+    # Qwen3's chat template, as Klein (no thinking) and Z-Image (thinking) apply it
+    klein = pipeline_of(tiny.folder("flux2-klein")).tokenizer
+    turn = "<|im_start|>user\na red boat<|im_end|>\n<|im_start|>assistant\n"
+    for thinking, suffix in ((False, "<think>\n\n</think>\n\n"), (True, "")):
+        text = klein.apply_chat_template([{"role": "user", "content": "a red boat"}], tokenize=False,
+                                         add_generation_prompt=True, enable_thinking=thinking)
+        assert text == turn + suffix
+    assert klein.convert_ids_to_tokens(klein(turn).input_ids[:2]) == ["<|im_start|>", "user"]
+
+
 def test_saving_is_deterministic(tiny: TinyFamilies, tmp_path) -> None:
     first = tiny.folder("flux-fill")
     again = save_pipeline("flux-fill", tmp_path / "flux-fill")

@@ -17,6 +17,7 @@ file quantizes (the inputs of linear layers) are multiples of 32, its block size
 
 from __future__ import annotations
 
+import functools
 import string
 from pathlib import Path
 
@@ -191,7 +192,7 @@ def _qwen2_5_vl():
 
     specials = QWEN_SPECIALS + QWEN_VL_SPECIALS
     vision_start = _qwen_id("<|vision_start|>", specials)
-    text = dict(vocab_size=256 + len(specials), hidden_size=QWEN_HIDDEN, intermediate_size=2 * QWEN_HIDDEN,
+    text = dict(vocab_size=_qwen_id(specials[-1], specials) + 1, hidden_size=QWEN_HIDDEN, intermediate_size=2 * QWEN_HIDDEN,
                 num_hidden_layers=2, num_attention_heads=2, num_key_value_heads=1, max_position_embeddings=1024,
                 rope_parameters={"rope_type": "default", "rope_theta": 1000000.0, "mrope_section": [2, 3, 3]},
                 bos_token_id=_qwen_id("<|endoftext|>"), eos_token_id=_qwen_id("<|im_end|>"),
@@ -241,30 +242,55 @@ QWEN3_CHAT_TEMPLATE = (
 )
 
 
+# Qwen-Image's prompt template opens with a system turn that the pipeline drops by count
+# (`prompt_template_encode_start_idx`: its 34 tokens in Qwen's vocabulary). Merges that
+# spell its words whole make the tiny tokenizer count 34 too, so the prompt's embeddings
+# start where the real ones do.
+QWEN_IMAGE_SYSTEM = ("system\nDescribe the image by detailing the color, shape, size, texture, quantity, text, "
+                     "spatial relationships of the objects and background:")
+
+
 def _qwen_tokenizer(extra: tuple[str, ...] = ()):
-    """Qwen's tokenizer without merges: the 256 byte symbols (GPT-2's), then the specials."""
+    """Qwen's byte-level BPE: the 256 byte symbols (GPT-2's), merges for the words of
+    Qwen-Image's system turn, then the special tokens; Qwen3's chat template."""
+    return _qwen_bpe(_qwen_merges(), QWEN_SPECIALS + extra)
+
+
+def _qwen_bpe(merges: list[tuple[str, str]], specials: tuple[str, ...]):
     from transformers import Qwen2TokenizerFast
 
-    specials = QWEN_SPECIALS + extra
     vocab = {symbol: i for i, symbol in enumerate(_byte_symbols())}
-    vocab.update({token: _qwen_id(token, specials) for token in specials})
-    tokenizer = Qwen2TokenizerFast(vocab=vocab, merges=[], eos_token="<|im_end|>", pad_token="<|endoftext|>",
+    vocab.update({a + b: 256 + i for i, (a, b) in enumerate(merges)})
+    vocab.update({token: len(vocab) + i for i, token in enumerate(specials)})
+    tokenizer = Qwen2TokenizerFast(vocab=vocab, merges=merges, eos_token="<|im_end|>", pad_token="<|endoftext|>",
                                    unk_token=None, additional_special_tokens=list(specials[1:]),
                                    model_max_length=32768)
     tokenizer.chat_template = QWEN3_CHAT_TEMPLATE
     return tokenizer
 
 
+@functools.cache
+def _qwen_merges() -> list[tuple[str, str]]:
+    """Left-to-right merges that build each word of QWEN_IMAGE_SYSTEM (and "user") whole."""
+    split = _qwen_bpe([], QWEN_SPECIALS).backend_tokenizer.pre_tokenizer
+    merges: list[tuple[str, str]] = []
+    for word, _ in [*split.pre_tokenize_str(QWEN_IMAGE_SYSTEM), *split.pre_tokenize_str("user")]:
+        for end in range(2, len(word) + 1):
+            if (word[: end - 1], word[end - 1]) not in merges:
+                merges.append((word[: end - 1], word[end - 1]))
+    return merges
+
+
 def _qwen_id(token: str, specials: tuple[str, ...] = QWEN_SPECIALS) -> int:
-    """A special token's id: after the 256 bytes, in the order of `specials`."""
-    return 256 + specials.index(token)
+    """A special token's id: after the 256 bytes and the merged words, in the order of `specials`."""
+    return 256 + len(_qwen_merges()) + specials.index(token)
 
 
 def _qwen3(model_class: str, layers: int):
     import transformers
 
     config = transformers.Qwen3Config(
-        vocab_size=256 + len(QWEN_SPECIALS), hidden_size=QWEN_HIDDEN, intermediate_size=2 * QWEN_HIDDEN,
+        vocab_size=_qwen_id(QWEN_SPECIALS[-1]) + 1, hidden_size=QWEN_HIDDEN, intermediate_size=2 * QWEN_HIDDEN,
         num_hidden_layers=layers, num_attention_heads=2, num_key_value_heads=1, head_dim=16,
         max_position_embeddings=1024, tie_word_embeddings=True, bos_token_id=None,
         eos_token_id=_qwen_id("<|im_end|>"), pad_token_id=_qwen_id("<|endoftext|>"),
