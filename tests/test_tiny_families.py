@@ -20,6 +20,9 @@ from pictures import photo  # noqa: E402
 from tiny_families import FAMILY_KINDS, TinyFamilies, gguf_types, save_pipeline  # noqa: E402
 
 SIZE = 128
+# The real models' transformer inputs per token (config.json of each), which the tiny ones keep.
+REAL_IN_CHANNELS = {"flux-fill": 384, "flux": 64, "sd3": 16, "flux2-klein": 128, "z-image": 16, "qwen-image": 64,
+                    "chroma": 64}
 GGUF_KINDS = ("flux-fill", "qwen-image")  # all seven pass; two keep the suite quick
 
 
@@ -48,11 +51,16 @@ def paint(pipeline, key: str, seed: int) -> np.ndarray:
     return pipeline(**options).images[0]
 
 
+def test_every_family_painted_by_a_diffusers_pipeline_has_a_tiny_one() -> None:
+    assert set(FAMILY_KINDS) == {family.key for family in families.FAMILIES.values() if not family.own_loop}
+
+
 @pytest.mark.parametrize("key", FAMILY_KINDS)
 def test_folder_loads_with_its_pipeline_and_paints(tiny: TinyFamilies, key: str) -> None:
     folder = tiny.folder(key)
     pipeline = pipeline_of(folder)
     assert type(pipeline).__name__ == families.family(key).inpaint_pipeline
+    assert pipeline.transformer.config.in_channels == REAL_IN_CHANNELS[key]
     vae = pipeline.vae.config
     assert vae.get("latent_channels", vae.get("z_dim")) == families.family(key).latent_channels
     first, again, other = paint(pipeline, key, 1), paint(pipeline, key, 1), paint(pipeline, key, 2)
