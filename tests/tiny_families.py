@@ -17,6 +17,7 @@ file quantizes (the inputs of linear layers) are multiples of 32, its block size
 
 from __future__ import annotations
 
+import functools
 import string
 from pathlib import Path
 
@@ -81,31 +82,10 @@ def _flux_parts(in_channels: int, out_channels: int | None) -> dict:
         axes_dims_rope=(4, 6, 6),  # (16, 56, 56) in the real one: time, then the two image axes
     )
     return dict(
-        scheduler=_flow_scheduler(dynamic=True), vae=_vae(scaling_factor=0.3611, shift_factor=0.1159),
+        scheduler=_flow_scheduler(dynamic=True), vae=_flux_vae(),
         text_encoder=CLIPTextModel(_clip_config(CLIPTextConfig, CLIP_HIDDEN)), tokenizer=_clip_tokenizer(),
         text_encoder_2=T5EncoderModel(_t5_config(T5_HIDDEN)), tokenizer_2=_t5_tokenizer(), transformer=transformer,
     )
-
-
-# --- Chroma: FLUX.1 schnell's blocks, T5 alone, modulations from a small network ---------------
-
-
-def _chroma():
-    from diffusers import ChromaInpaintPipeline, ChromaTransformer2DModel
-    from transformers import T5EncoderModel
-
-    transformer = ChromaTransformer2DModel(
-        patch_size=1, in_channels=64, num_layers=1, num_single_layers=1, attention_head_dim=HEAD_DIM,
-        num_attention_heads=HEADS, joint_attention_dim=T5_HIDDEN, axes_dims_rope=(4, 6, 6),
-        approximator_num_channels=64, approximator_hidden_dim=32, approximator_layers=1,
-    )
-    # Chroma1-HD's transformer/config.json keeps two FLUX.1 keys the class does not take,
-    # and ChromaInpaintPipeline reads one of them (diffusers 0.42: `config.guidance_embeds`).
-    transformer.register_to_config(guidance_embeds=False, pooled_projection_dim=768)
-    # Chroma1-HD's scheduler: no shift (its timesteps are evenly spaced).
-    return ChromaInpaintPipeline(scheduler=_flow_scheduler(dynamic=False, shift=1.0), vae=_vae(scaling_factor=0.3611, shift_factor=0.1159),
-                                 text_encoder=T5EncoderModel(_t5_config(T5_HIDDEN)), tokenizer=_t5_tokenizer(),
-                                 transformer=transformer, image_encoder=None, feature_extractor=None)
 
 
 # --- SD 3.x: two CLIPs and T5, a 16-channel VAE, the MMDiT -------------------------------------
@@ -123,6 +103,7 @@ def _sd3():
         sample_size=128, patch_size=2, in_channels=16, out_channels=16, num_layers=2,
         attention_head_dim=HEAD_DIM, num_attention_heads=HEADS, joint_attention_dim=SD3_T5_HIDDEN,
         caption_projection_dim=HEADS * HEAD_DIM, pooled_projection_dim=CLIP_HIDDEN + SD3_CLIP_HIDDEN_2,
+        # 96 patches a side: windows to 1536 px (the real 3.5 Medium: 384; its table is 19 MB)
         pos_embed_max_size=96, dual_attention_layers=(0,), qk_norm="rms_norm",
     )
     return StableDiffusion3InpaintPipeline(
@@ -176,7 +157,7 @@ def _z_image():
         n_heads=3, n_kv_heads=3, qk_norm=True, cap_feat_dim=QWEN_HIDDEN, rope_theta=256.0, t_scale=1000.0,
         axes_dims=[8, 12, 12], axes_lens=[1536, 512, 512],  # [32, 48, 48] of a 128 head in the real one
     )
-    return ZImageInpaintPipeline(scheduler=_flow_scheduler(dynamic=False), vae=_vae(scaling_factor=0.3611, shift_factor=0.1159),
+    return ZImageInpaintPipeline(scheduler=_flow_scheduler(dynamic=False), vae=_flux_vae(),
                                  text_encoder=_qwen3("Qwen3Model", layers=2), tokenizer=_qwen_tokenizer(),
                                  transformer=transformer)
 
@@ -199,8 +180,8 @@ def _qwen_image():
     # statistics (its defaults).
     vae = AutoencoderKLQwenImage(base_dim=4, z_dim=16, dim_mult=[1, 2, 4, 4], num_res_blocks=1,
                                  temperal_downsample=[False, True, True])
-    scheduler = _flow_scheduler(dynamic=True, max_image_seq_len=8192, max_shift=0.9, shift=1.0, shift_terminal=0.02,
-                                time_shift_type="exponential")
+    scheduler = _flow_scheduler(dynamic=True, max_image_seq_len=8192, max_shift=0.9, shift=1.0,
+                                shift_terminal=0.02, time_shift_type="exponential")
     return QwenImageInpaintPipeline(scheduler=scheduler, vae=vae, text_encoder=_qwen2_5_vl(),
                                     tokenizer=_qwen_tokenizer(QWEN_VL_SPECIALS), transformer=transformer)
 
@@ -210,18 +191,40 @@ def _qwen2_5_vl():
     the class (and so the folder) is the real one."""
     from transformers import Qwen2_5_VLConfig, Qwen2_5_VLForConditionalGeneration
 
-    vocab = 256 + len(QWEN_SPECIALS) + len(QWEN_VL_SPECIALS)
-    vision_start = 256 + len(QWEN_SPECIALS)
-    text = dict(vocab_size=vocab, hidden_size=QWEN_HIDDEN, intermediate_size=2 * QWEN_HIDDEN, num_hidden_layers=2,
-                num_attention_heads=2, num_key_value_heads=1, max_position_embeddings=1024,
+    specials = QWEN_SPECIALS + QWEN_VL_SPECIALS
+    vision_start = _qwen_id("<|vision_start|>", specials)
+    text = dict(vocab_size=_qwen_id(specials[-1], specials) + 1, hidden_size=QWEN_HIDDEN, intermediate_size=2 * QWEN_HIDDEN,
+                num_hidden_layers=2, num_attention_heads=2, num_key_value_heads=1, max_position_embeddings=1024,
                 rope_parameters={"rope_type": "default", "rope_theta": 1000000.0, "mrope_section": [2, 3, 3]},
-                bos_token_id=256, eos_token_id=258, pad_token_id=256)
+                bos_token_id=_qwen_id("<|endoftext|>"), eos_token_id=_qwen_id("<|im_end|>"),
+                pad_token_id=_qwen_id("<|endoftext|>"))
     vision = dict(depth=1, hidden_size=16, intermediate_size=32, num_heads=2, patch_size=14, spatial_merge_size=2,
                   temporal_patch_size=2, window_size=112, out_hidden_size=QWEN_HIDDEN, fullatt_block_indexes=[0])
     config = Qwen2_5_VLConfig(text_config=text, vision_config=vision, vision_start_token_id=vision_start,
                               vision_end_token_id=vision_start + 1, image_token_id=vision_start + 2,
                               video_token_id=vision_start + 3)
     return Qwen2_5_VLForConditionalGeneration(config)
+
+
+# --- Chroma: FLUX.1 schnell's blocks, T5 alone, modulations from a small network ---------------
+
+
+def _chroma():
+    from diffusers import ChromaInpaintPipeline, ChromaTransformer2DModel
+    from transformers import T5EncoderModel
+
+    transformer = ChromaTransformer2DModel(
+        patch_size=1, in_channels=64, num_layers=1, num_single_layers=1, attention_head_dim=HEAD_DIM,
+        num_attention_heads=HEADS, joint_attention_dim=T5_HIDDEN, axes_dims_rope=(4, 6, 6),
+        approximator_num_channels=64, approximator_hidden_dim=32, approximator_layers=1,
+    )
+    # Chroma1-HD's transformer/config.json keeps two FLUX.1 keys the class does not take,
+    # and ChromaInpaintPipeline reads one of them (diffusers 0.42: `config.guidance_embeds`).
+    transformer.register_to_config(guidance_embeds=False, pooled_projection_dim=768)
+    # Chroma1-HD's scheduler: no shift (its timesteps are evenly spaced).
+    return ChromaInpaintPipeline(scheduler=_flow_scheduler(dynamic=False, shift=1.0), vae=_flux_vae(),
+                                 text_encoder=T5EncoderModel(_t5_config(T5_HIDDEN)), tokenizer=_t5_tokenizer(),
+                                 transformer=transformer, image_encoder=None, feature_extractor=None)
 
 
 # --- Qwen: byte-level BPE with Qwen's special tokens and chat template; Qwen3 ---------------------
@@ -240,30 +243,58 @@ QWEN3_CHAT_TEMPLATE = (
 )
 
 
+# Qwen-Image's prompt template opens with a system turn that the pipeline drops by count
+# (`prompt_template_encode_start_idx`: its 34 tokens in Qwen's vocabulary). Merges that
+# spell its words whole make the tiny tokenizer count 34 too, so the prompt's embeddings
+# start where the real ones do.
+QWEN_IMAGE_SYSTEM = ("system\nDescribe the image by detailing the color, shape, size, texture, quantity, text, "
+                     "spatial relationships of the objects and background:")
+
+
 def _qwen_tokenizer(extra: tuple[str, ...] = ()):
-    """Qwen's tokenizer without merges: the 256 byte symbols (GPT-2's), then the specials."""
+    """Qwen's byte-level BPE: the 256 byte symbols (GPT-2's), merges for the words of
+    Qwen-Image's system turn, then the special tokens; Qwen3's chat template."""
+    return _qwen_bpe(_qwen_merges(), QWEN_SPECIALS + extra)
+
+
+def _qwen_bpe(merges: list[tuple[str, str]], specials: tuple[str, ...]):
     from transformers import Qwen2TokenizerFast
 
-    specials = QWEN_SPECIALS + extra
     vocab = {symbol: i for i, symbol in enumerate(_byte_symbols())}
-    vocab.update({token: 256 + i for i, token in enumerate(specials)})
-    tokenizer = Qwen2TokenizerFast(vocab=vocab, merges=[], eos_token="<|im_end|>", pad_token="<|endoftext|>",
+    vocab.update({a + b: 256 + i for i, (a, b) in enumerate(merges)})
+    vocab.update({token: len(vocab) + i for i, token in enumerate(specials)})
+    tokenizer = Qwen2TokenizerFast(vocab=vocab, merges=merges, eos_token="<|im_end|>", pad_token="<|endoftext|>",
                                    unk_token=None, additional_special_tokens=list(specials[1:]),
                                    model_max_length=32768)
     tokenizer.chat_template = QWEN3_CHAT_TEMPLATE
     return tokenizer
 
 
-QWEN_VOCAB = 256 + len(QWEN_SPECIALS)
+@functools.cache
+def _qwen_merges() -> list[tuple[str, str]]:
+    """Left-to-right merges that build each word of QWEN_IMAGE_SYSTEM (and "user") whole."""
+    split = _qwen_bpe([], QWEN_SPECIALS).backend_tokenizer.pre_tokenizer
+    merges: list[tuple[str, str]] = []
+    for word, _ in [*split.pre_tokenize_str(QWEN_IMAGE_SYSTEM), *split.pre_tokenize_str("user")]:
+        for end in range(2, len(word) + 1):
+            if (word[: end - 1], word[end - 1]) not in merges:
+                merges.append((word[: end - 1], word[end - 1]))
+    return merges
+
+
+def _qwen_id(token: str, specials: tuple[str, ...] = QWEN_SPECIALS) -> int:
+    """A special token's id: after the 256 bytes and the merged words, in the order of `specials`."""
+    return 256 + len(_qwen_merges()) + specials.index(token)
 
 
 def _qwen3(model_class: str, layers: int):
     import transformers
 
     config = transformers.Qwen3Config(
-        vocab_size=QWEN_VOCAB, hidden_size=QWEN_HIDDEN, intermediate_size=2 * QWEN_HIDDEN, num_hidden_layers=layers,
-        num_attention_heads=2, num_key_value_heads=1, head_dim=16, max_position_embeddings=1024,
-        tie_word_embeddings=True, bos_token_id=None, eos_token_id=QWEN_VOCAB - 3, pad_token_id=256,
+        vocab_size=_qwen_id(QWEN_SPECIALS[-1]) + 1, hidden_size=QWEN_HIDDEN, intermediate_size=2 * QWEN_HIDDEN,
+        num_hidden_layers=layers, num_attention_heads=2, num_key_value_heads=1, head_dim=16,
+        max_position_embeddings=1024, tie_word_embeddings=True, bos_token_id=None,
+        eos_token_id=_qwen_id("<|im_end|>"), pad_token_id=_qwen_id("<|endoftext|>"),
     )
     return getattr(transformers, model_class)(config)
 
@@ -284,8 +315,14 @@ def _vae(latent_channels: int = 16, scaling_factor: float = 1.0, shift_factor: f
     )
 
 
+def _flux_vae():
+    """FLUX.1's VAE (Z-Image and Chroma use it too): its scaling and shift."""
+    return _vae(scaling_factor=0.3611, shift_factor=0.1159)
+
+
 def _flow_scheduler(dynamic: bool, **config):
-    """FlowMatchEulerDiscreteScheduler as FLUX.1 configures it (resolution-dependent shift)."""
+    """FlowMatchEulerDiscreteScheduler; `dynamic`: FLUX.1's resolution-dependent shift
+    (which `config` may retune), else a fixed shift (3 unless `config` says otherwise)."""
     from diffusers import FlowMatchEulerDiscreteScheduler
 
     if dynamic:
@@ -303,7 +340,8 @@ def _t5_pieces() -> list[tuple[str, float]]:
     """T5's special tokens, the word-start mark "▁", every printable ASCII character alone
     and after "▁": every ASCII prompt spells out, anything else is <unk>."""
     chars = [c for c in string.printable if not c.isspace()]
-    return [(s, 0.0) for s in T5_SPECIALS] + [("▁", -2.0)] + [(c, -3.0) for c in chars] + [("▁" + c, -4.0) for c in chars]
+    return [*((s, 0.0) for s in T5_SPECIALS), ("▁", -2.0), *((c, -3.0) for c in chars),
+            *(("▁" + c, -4.0) for c in chars)]
 
 
 def _t5_tokenizer():
@@ -321,7 +359,8 @@ def _t5_config(hidden: int):
                     pad_token_id=0, eos_token_id=1, decoder_start_token_id=0)
 
 
-BUILDERS = {"flux-fill": _flux_fill, "flux": _flux, "sd3": _sd3, "flux2-klein": _flux2_klein, "z-image": _z_image, "qwen-image": _qwen_image, "chroma": _chroma}
+BUILDERS = {"flux-fill": _flux_fill, "flux": _flux, "sd3": _sd3, "flux2-klein": _flux2_klein, "z-image": _z_image,
+            "qwen-image": _qwen_image, "chroma": _chroma}
 
 
 # --- GGUF: the transformer as city96's and ComfyUI-GGUF's files hold it -------------------------

@@ -184,6 +184,7 @@ def _transformer(shapes: Shapes) -> str | None:
     if _has(shapes, "transformer_blocks.0.img_mod.1.weight") and _has(shapes, "txt_norm.weight"):
         return "qwen-image"
     # diffusers' own layout, as `transformer/diffusion_pytorch_model.safetensors` is saved
+    # (Chroma's, Z-Image's and Qwen-Image's keep the names tested above)
     if "context_embedder.weight" in shapes and "pos_embed.proj.weight" in shapes:
         return "sd3"
     if "x_embedder.weight" in shapes and "double_stream_modulation_img.linear.weight" in shapes:
