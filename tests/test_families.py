@@ -338,3 +338,15 @@ def test_a_damaged_gguf_file_is_one_line(tiny, tmp_path):
     with pytest.raises(ModelError) as error:
         create_painter("diffusion", model=str(damaged), model_config=str(tiny.folder(FAMILY_KINDS[0])), dtype="fp32")
     assert "not a readable GGUF file" in str(error.value) and "\n" not in str(error.value)
+
+
+def test_pools_carry_the_family_label_uses_and_defaults(tiny):
+    import pickle
+
+    from canvas.jobs.pool import PainterProfile
+
+    painter = painter_of(tiny, FAMILY_KINDS[0])
+    profile = pickle.loads(pickle.dumps(PainterProfile.of(painter)))  # as a process or Ray actor sends it
+    assert profile.family == painter.family and profile.label == painter.label
+    assert profile.uses == painter.uses and profile.defaults == painter.defaults
+    assert profile.describe()["family"] == FAMILY_KINDS[0] and set(profile.OPTIONS) == set(painter.OPTIONS)
