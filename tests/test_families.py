@@ -285,8 +285,8 @@ def test_wrong_models_and_settings_are_one_line_at_construction(tiny, tmp_path):
         assert message in text and "\n" not in text, (options, text)
 
 
-def test_a_single_transformer_file_loads_with_its_config_folder(tiny):
-    key = FAMILY_KINDS[0]
+@pytest.mark.parametrize("key", FAMILY_KINDS)
+def test_a_single_transformer_file_loads_with_its_config_folder(tiny, key):
     folder = tiny.folder(key)
     painter = create_painter("diffusion", model=str(folder / "transformer" / "diffusion_pytorch_model.safetensors"),
                              model_config=str(folder), offline=True, dtype="fp32", soft_mask=0)
