@@ -250,6 +250,16 @@ def test_a_gguf_transformer_loads_with_its_config_folder_and_paints(tiny, key):
     assert 0 < np.abs(painted["Q8_0"].astype(int) - unrounded.astype(int)).max()  # 8-bit weights: near, not equal
 
 
+@pytest.mark.parametrize("key", [key for key in FAMILY_KINDS if key not in GGUF_KINDS])
+def test_every_familys_q8_0_gguf_transformer_loads_and_paints(tiny, key):
+    painter = create_painter("diffusion", model=str(tiny.gguf(key, "Q8_0")), model_config=str(tiny.folder(key)),
+                             offline=True, dtype="fp32")
+    assert painter.family.key == key and getattr(painter.model.pipeline.transformer, "is_quantized", False)
+    image, mask = half_masked(64)
+    [out], _ = paint(painter, image, mask, seed=1)
+    assert out.shape == image.shape and out.std() > 0
+
+
 def test_wrong_models_and_settings_are_one_line_at_construction(tiny, tmp_path):
     from safetensors.torch import save_file
 
