@@ -9,7 +9,7 @@ from canvas.jobs.guided import ANCHORS
 from canvas.video.path import EASINGS
 from canvas.painters import PAINTERS
 from canvas.painters.diffusion import CHOICES, DEVICES, DTYPES
-from canvas.painters.diffusion.settings import CONTROLNET_SCALE, CONTROLNET_SCALES, SOFT_MASK
+from canvas.painters.diffusion.settings import CONTROLNET_SCALE, CONTROLNET_SCALES, OFFLOADS, SOFT_MASK
 
 DEFAULTS = TilerSettings()
 
@@ -223,10 +223,13 @@ def _pool_arguments(parser: argparse.ArgumentParser | argparse._ArgumentGroup, w
 
 def _model_arguments(parser: argparse.ArgumentParser) -> None:
     """How the diffusion painter (`--painter diffusion`) loads its model and paints by default."""
-    model = parser.add_argument_group("Stable Diffusion (--painter diffusion)")
-    model.add_argument("--model", help="hub id (owner/name), diffusers folder, or one .safetensors/.ckpt file")
+    model = parser.add_argument_group("diffusion models (--painter diffusion)")
+    model.add_argument("--model", help="hub id (owner/name), diffusers folder, or one .safetensors/.ckpt file (SD, "
+                       "SDXL, FLUX.1 [Fill], FLUX.2 Klein, Z-Image, Qwen-Image, SD 3.x, Chroma); a transformer "
+                       ".safetensors or .gguf file with --model-config")
     model.add_argument("--model-config", metavar="DIR", help="diffusers config folder for a single-file --model "
-                       "(needed with --offline: model_index.json, component configs, tokenizer)")
+                       "(needed with --offline, and for every transformer or GGUF file: model_index.json, component "
+                       "configs, tokenizer; the VAE and text encoders too for a transformer file)")
     model.add_argument("--offline", action="store_true", help="never touch the network: local files and the Hugging Face cache only")
     model.add_argument("--device", default="auto", choices=DEVICES, help="default: auto (cuda, then mps, then cpu)")
     model.add_argument("--dtype", default="auto", choices=DTYPES, help="default: auto (fp16 on CUDA, bf16 on CPUs "
@@ -249,6 +252,9 @@ def _model_arguments(parser: argparse.ArgumentParser) -> None:
     model.add_argument("--embeddings", action="append", default=[], metavar="DIR",
                        help="textual-inversion embeddings (.pt, .safetensors; A1111's embeddings/ folder): a folder "
                             "or one file, repeatable; a prompt uses one by its file name, e.g. easynegative")
+    model.add_argument("--offload", choices=OFFLOADS, help="small GPUs, FLUX and the other pipeline families: keep "
+                       "the weights on the CPU and move each model (model) or each layer (sequential, slowest) to the "
+                       "CUDA GPU as it runs")
     model.add_argument("--attention-slicing", action="store_true", help="less GPU memory, a little slower")
     model.add_argument("--vae-tiling", action="store_true", help="encode and decode in tiles (large windows, small GPUs)")
 

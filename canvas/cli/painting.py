@@ -14,7 +14,8 @@ from canvas.cli.errors import UserError
 DIFFUSION = "diffusion"
 # Model options only the diffusion painter takes (argparse dest -> DiffusionSettings field).
 MODEL_OPTIONS = ("model", "model_config", "offline", "device", "dtype", "vae", "scheduler", "masked_content",
-                 "soft_mask", "controlnet", "controlnet_scale", "embeddings", "attention_slicing", "vae_tiling")
+                 "soft_mask", "controlnet", "controlnet_scale", "embeddings", "attention_slicing", "vae_tiling",
+                 "offload")
 
 
 def painter_options(args: argparse.Namespace, names: Iterable[str]) -> dict[str, dict[str, Any]]:

@@ -79,12 +79,14 @@ class PainterProfile:
     uses: tuple[str, ...] = SETTINGS  # which of prompt, negative prompt, steps, guidance, strength it reads
     defaults: Mapping[str, Any] = field(default_factory=lambda: dict(SAMPLING_DEFAULTS))  # steps, guidance, strength
     label: str | None = None  # its human name
+    family: Any = None  # the diffusion painter's model family (families.Family); None for painters without a model
 
     @classmethod
     def of(cls, painter: Any) -> "PainterProfile":
         return cls(name=painter.name, settings=dict(painter.describe()), options=dict(options_of(painter)),
                    native_window=getattr(painter, "native_window", None), samples=bool(getattr(painter, "samples", False)),
-                   uses=uses_of(painter), defaults=defaults_of(painter), label=label_of(painter))
+                   uses=uses_of(painter), defaults=defaults_of(painter), label=label_of(painter),
+                   family=getattr(painter, "family", None))
 
     @property
     def OPTIONS(self) -> Mapping[str, Any]:  # noqa: N802 - the Painter protocol's spelling
