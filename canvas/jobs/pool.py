@@ -75,7 +75,6 @@ class PainterProfile:
     settings: dict[str, Any]  # its describe()
     options: Mapping[str, Any] = field(default_factory=dict)  # its OPTIONS
     native_window: int | None = None
-    samples: bool = False
     uses: tuple[str, ...] = SETTINGS  # which of prompt, negative prompt, steps, guidance, strength it reads
     defaults: Mapping[str, Any] = field(default_factory=lambda: dict(SAMPLING_DEFAULTS))  # steps, guidance, strength
     label: str | None = None  # its human name
@@ -84,7 +83,7 @@ class PainterProfile:
     @classmethod
     def of(cls, painter: Any) -> "PainterProfile":
         return cls(name=painter.name, settings=dict(painter.describe()), options=dict(options_of(painter)),
-                   native_window=getattr(painter, "native_window", None), samples=bool(getattr(painter, "samples", False)),
+                   native_window=getattr(painter, "native_window", None),
                    uses=uses_of(painter), defaults=defaults_of(painter), label=label_of(painter),
                    family=getattr(painter, "family", None))
 

@@ -35,7 +35,7 @@ from canvas.jobs.pool import InlinePool, PainterPool, WindowTask
 from canvas.jobs.spec import JobError, JobSpec
 from canvas.jobs.target import TargetPixels, resolve_target
 from canvas.jobs.window import PaintedWindow, WindowPixels
-from canvas.painters.base import CancelToken, Cancelled, PaintProgress, Painter, label_of, paints_from_nothing
+from canvas.painters.base import CancelToken, Cancelled, PaintProgress, Painter, label_of, paints_from_nothing, uses_of
 from canvas.store import Store
 from tiler.planner import Window, plan_windows
 from tiler.rect import Rect
@@ -293,4 +293,4 @@ def recorded_params(spec: JobSpec, painter: Painter) -> dict[str, Any]:
     """What a job's revision records of its settings (and an exported PNG carries): the
     job's, the painter's, and the job's own painter options, which win over the
     painter's defaults."""
-    return {**spec.describe(samples=getattr(painter, "samples", False)), **painter.describe(), **spec.request.options}
+    return {**spec.describe(uses=uses_of(painter)), **painter.describe(), **spec.request.options}

@@ -9,7 +9,7 @@ target; everything after that runs through one path (`canvas.jobs.runner`).
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from typing import Any, Mapping, Union
+from typing import Any, Collection, Mapping, Union
 
 import numpy as np
 
@@ -122,12 +122,13 @@ class JobSpec:
         if not 0 <= self.level <= MAX_LEVEL:
             raise JobError(f"level must be between 0 and {MAX_LEVEL}, got {self.level}")
 
-    def describe(self, samples: bool = False) -> dict[str, Any]:
+    def describe(self, uses: Collection[str] = ()) -> dict[str, Any]:
         """The settings recorded with the job's revision and in exported PNGs, A1111 style:
         what a person would need to make the same picture again, and nothing else.
-        `samples`: the painter samples (diffusion), so steps, guidance and strength shape
-        the picture and are recorded; a painter that does not (PatchMatch) ignores them,
-        and a record (or an exported PNG) that named them would say what did not happen."""
+        `uses`: which of steps, guidance and strength the painter reads (its `uses`): only
+        those shape the picture and are recorded; a painter that reads none (PatchMatch)
+        ignores them, and a record (or an exported PNG) that named them would say what did
+        not happen."""
         params: dict[str, Any] = {}
         request = self.request
         if request.prompt:
@@ -138,8 +139,7 @@ class JobSpec:
         if self.level:
             params["level"] = self.level
         params["seed"] = request.seed
-        if samples:
-            params.update(steps=request.steps, guidance=request.guidance, strength=request.strength)
+        params.update({key: getattr(request, key) for key in ("steps", "guidance", "strength") if key in uses})
         if request.candidates > 1:
             params["candidates"] = request.candidates
         params.update(request.options)

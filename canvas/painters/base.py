@@ -166,11 +166,10 @@ class Painter(Protocol):
     # of `request.options` it understands (read it with `options_of`).
     # Optional: `native_window`, the window size (px) it paints best at (a model's
     # training size); jobs that give no window use it.
-    # Optional: `samples` True: steps, guidance and strength shape its pictures, so a
-    # job's record (and an exported PNG) keeps them; without it they are not recorded.
     # Optional: `uses`, the tuple of which of `SETTINGS` ("prompt", "negative_prompt",
     # "steps", "guidance", "strength") it reads from the request (PatchMatch: none); the
-    # client shows only those. Without it, all of them (read it with `uses_of`). A painter
+    # client shows only those, and a job's record (and an exported PNG) keeps only those of
+    # steps, guidance and strength. Without it, all of them (read it with `uses_of`). A painter
     # that does not use "prompt" paints only from known pixels: a window with none fails
     # its job (see `paints_from_nothing`).
     # Optional: `defaults`, {"steps": 25, "guidance": 7.0, "strength": 1.0} or part of it:

@@ -54,7 +54,6 @@ PREVIEWS = 8  # previews per candidate at most: a few, a cheap picture each, wha
 class DiffusionPainter:
     name = "diffusion"
     repaints_band = True
-    samples = True  # steps, guidance and strength matter without a prompt: jobs record them
 
     def __init__(self, settings: DiffusionSettings, pipeline: Any = None) -> None:
         """Loads `settings.model`; or paints with `pipeline`, a diffusers pipeline already
