@@ -1,0 +1,123 @@
+/**
+ * The first picture, before the rest of the client has loaded. index.html's first script
+ * opened the canvas's socket; on its welcome this module places the view (where the canvas
+ * was last seen, else fitted to what it holds), sends one subscribe asking for the pixels
+ * of the visible tiles, and draws them when they come, as a bare page would. It is a module
+ * graph of its own (view, tiles, geometry, connection), so it runs while app.js and the
+ * panel's modules still load and evaluate; the App then takes over its view, its tiles and
+ * the socket, with every other message kept for it in the order it came.
+ *
+ *   <script type="module" src="boot.js"></script>    <!-- index.html, before app.js -->
+ *   import { boot } from "./boot.js";                 // null without an early socket
+ *   await boot.shown;                                 // the first picture drawn (or none coming)
+ *   boot.take();                                      // the App has boot.view, .layer, .subscribed
+ */
+
+import { decodeBinary } from "./connection.js";
+import { Rect } from "./geometry.js";
+import { TILE_FORMAT, TileLayer, subscription } from "./tiles.js";
+import { View } from "./view.js";
+
+const ID = "boot";  // our subscribe's id (the Connection's are c1, c2, ...)
+
+/** Where the camera over canvas `name` is kept between visits (localStorage). */
+export function viewKey(name) { return `boundless.${name}.view`; }
+
+/** The URL of a tile of canvas `name`, for the tiles whose pixels do not come by the socket. */
+export function tileUrl(name) {
+  return (level, tx, ty) => `/api/canvases/${encodeURIComponent(name)}/tiles/${level}/${tx}/${ty}.${TILE_FORMAT}`;
+}
+
+/** How a frame starts: `canvas` sized to the view in device px, cleared, drawn in CSS px. */
+export function clearCanvas(canvas, ctx, view) {
+  const w = Math.round(view.width * view.ratio), h = Math.round(view.height * view.ratio);
+  if (canvas.width !== w || canvas.height !== h) { canvas.width = w; canvas.height = h; }
+  ctx.setTransform(view.ratio, 0, 0, view.ratio, 0, 0);
+  ctx.clearRect(0, 0, view.width, view.height);
+}
+
+class Boot {
+  constructor(early) {
+    this.early = early;  // { name, socket, received }: index.html's socket and what it received
+    this.name = early.name;
+    this.canvas = document.getElementById("canvas");
+    this.ctx = this.canvas.getContext("2d");
+    this.view = new View(this.canvas);
+    this.layer = new TileLayer(tileUrl(this.name));
+    this.layer.hold();  // no tile is fetched blind before the first list
+    this.layer.onchange = () => this.requestDraw();
+    this.placed = false;  // the view is placed: the App keeps it
+    this.asked = null;  // {level, rect} of our subscribe
+    this.subscribed = null;  // ... once its answer listed them
+    // Settles once the first picture is drawn, or none is coming: the App, built after it,
+    // keeps the main thread free while the answer streams in (a busy one slows that down).
+    this.shown = Promise.resolve();
+    this.taken = false;
+    this.frame = 0;
+    for (const data of early.received) {
+      const message = typeof data === "string" ? JSON.parse(data) : null;
+      if (message && message.type === "welcome") this.welcome(message);
+    }
+    early.socket.onmessage = (event) => this.receive(event.data);
+  }
+
+  /** Our answer is ours; every other message is kept for the App (the welcome looked at). */
+  receive(data) {
+    const message = typeof data === "string" ? JSON.parse(data) : decodeBinary(data);
+    if (message.id === ID && this.asked) { this.listed(message); return; }
+    this.early.received.push(data);
+    if (message.type === "welcome") this.welcome(message);
+  }
+
+  welcome(message) {
+    if (this.taken || this.asked) return;
+    const bounds = Rect.of(message.bounds);
+    if (!this.view.restore(viewKey(this.name))) {
+      if (bounds.empty) return;  // nothing to show: the App fits the view to its frame
+      this.view.fit(bounds);
+    }
+    this.placed = true;
+    const { level, rect } = subscription(this.view, message.top_level);
+    const send = TILE_FORMAT === "rgba" ? this.layer.lacking(this.view, level) : [];
+    this.layer.expect(level, rect, send.length > 0);
+    this.asked = { level, rect };
+    const socket = this.early.socket;
+    this.shown = new Promise((resolve) => {
+      this.settle = resolve;
+      socket.addEventListener("close", resolve, { once: true });  // lost: the App subscribes again
+    });
+    socket.send(JSON.stringify({ type: "subscribe", id: ID, level, ...rect.box(), ...(send.length ? { send } : {}) }));
+  }
+
+  listed(message) {
+    const { level, rect } = this.asked;
+    if (message.type === "ok") {
+      this.layer.listed(level, rect, message.canvas_id, message.tiles, message.sent, message.payload);
+      this.subscribed = this.asked;
+    } else {
+      this.layer.listed(level, rect, "", null);
+    }
+    this.requestDraw();
+  }
+
+  requestDraw() {
+    if (this.frame || this.taken) return;
+    this.frame = requestAnimationFrame(() => {
+      this.frame = 0;
+      if (this.taken || !this.asked) return;
+      clearCanvas(this.canvas, this.ctx, this.view);
+      this.layer.draw(this.ctx, this.view, this.asked.level);
+      if (this.layer.awaitingFirstList()) return;  // the answer is not here yet
+      this.settle();
+    });
+  }
+
+  /** The App takes over: from here it draws, and its Connection reads the socket. */
+  take() {
+    this.taken = true;
+    cancelAnimationFrame(this.frame);
+    this.frame = 0;
+  }
+}
+
+export const boot = window.boundlessSocket ? new Boot(window.boundlessSocket) : null;

@@ -1,0 +1,90 @@
+"""The page's boot: the first picture is drawn by boot.js from one subscribe on the early
+socket, before the rest of the client has loaded, and the App takes it over; a canvas
+opens where it was last seen."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from browsing import TIMEOUT, VIEWPORT, close_to, pixel, reload, scale, screen, wait_ready
+from serving import Server, png
+
+COMPLETE = "boundless: view complete"  # static/tiles.js's VIEW_COMPLETE
+# What the page sends on its sockets (text frames), and every socket it makes.
+RECORD = """(() => {
+    const send = WebSocket.prototype.send;
+    window.__sent = [];
+    WebSocket.prototype.send = function (data) { if (typeof data === "string") window.__sent.push(JSON.parse(data)); return send.call(this, data); };
+    const Native = window.WebSocket;
+    window.__sockets = 0;
+    window.WebSocket = function (url, protocols) { window.__sockets++; return new Native(url, protocols); };
+    Object.assign(window.WebSocket, Native);
+    window.WebSocket.prototype = Native.prototype;
+})()"""
+# RGBA of the client's <canvas> at CSS px (x, y), read without the App.
+CANVAS_AT = """([x, y]) => {
+    const c = document.getElementById("canvas"), r = c.width / c.clientWidth;
+    return [...c.getContext("2d").getImageData(Math.floor(x * r), Math.floor(y * r), 1, 1).data];
+}"""
+
+
+def test_the_first_picture_shows_before_the_rest_of_the_client_and_the_app_takes_it_over(browser, tmp_path: Path, astronaut: np.ndarray):
+    server = Server(tmp_path / "data")
+    try:
+        assert server.http("POST", "/api/canvases/default/upload?x=0&y=0&name=photo.png", png(astronaut))[0] == 201
+        context = browser.new_context(viewport=VIEWPORT)
+        context.add_init_script(RECORD)
+        try:
+            page = context.new_page()
+            errors: list[str] = []
+            page.on("pageerror", lambda exc: errors.append(str(exc)))
+            held = []
+            page.route("**/app.js", lambda route: held.append(route))  # app.js, and so the App, waits until we say
+            page.goto(server.base + "/", wait_until="commit")  # "load" waits for app.js
+            page.wait_for_function(f"() => performance.getEntriesByName({COMPLETE!r}).length === 1", timeout=TIMEOUT)
+            assert held and page.evaluate("() => window.boundless") is None  # no App yet
+            # The photo fitted (512 px at 1:1, centred): sample points across it.
+            size = page.evaluate("() => [document.getElementById('canvas').clientWidth, document.getElementById('canvas').clientHeight]")
+            points = [(size[0] / 2 + dx, size[1] / 2 + dy) for dx in (-200, 0, 150) for dy in (-180, 0, 200)]
+            before = [page.evaluate(CANVAS_AT, list(p)) for p in points]
+            assert all(p[3] == 255 for p in before)
+            [first] = page.evaluate("() => window.__sent")
+            assert first["type"] == "subscribe" and first["id"] == "boot" and first["level"] == 0
+            assert [0, 0] in first["send"] and [1, 1] in first["send"]  # the visible tiles' pixels came with the answer
+
+            held[0].continue_()
+            wait_ready(page)
+            # The App kept the view, the tiles and the subscription: the same picture, no
+            # second subscribe, one socket.
+            canvas = page.evaluate("() => { const b = window.boundless.canvas.getBoundingClientRect(); return [b.left, b.top]; }")
+            for (x, y), seen in zip(points, before, strict=True):
+                assert page.evaluate(CANVAS_AT, [x, y]) == seen
+                wx, wy = page.evaluate("([x, y]) => window.boundless.view.toWorld(x, y)", [x, y])
+                assert close_to(seen[:3], astronaut[int(wy), int(wx)], 6), (x, y, wx, wy)
+            assert screen(page, 256, 256) == (canvas[0] + size[0] / 2, canvas[1] + size[1] / 2)
+            assert [m["type"] for m in page.evaluate("() => window.__sent")].count("subscribe") == 1
+            assert page.evaluate("() => window.__sockets") == 1
+            assert page.evaluate(f"() => performance.getEntriesByName({COMPLETE!r}).length") == 1
+            assert errors == []
+        finally:
+            context.close()
+    finally:
+        server.stop()
+
+
+def test_a_canvas_opens_where_it_was_last_seen(open_page, server: Server, astronaut: np.ndarray):
+    assert server.http("POST", "/api/canvases/default/upload?x=0&y=0&name=photo.png", png(astronaut))[0] == 201
+    page = open_page(server)
+    assert scale(page) == 1 and screen(page, 256, 256) == tuple(page.evaluate(
+        "() => { const b = window.boundless.canvas.getBoundingClientRect(); return [b.left + b.width / 2, b.top + b.height / 2]; }"))
+    page.evaluate("() => window.boundless.view.setCamera(100 - window.boundless.view.width / 4, 300 - window.boundless.view.height / 4, 2)")
+    reload(page)
+    centre = page.evaluate("() => window.boundless.view.toWorld(window.boundless.view.width / 2, window.boundless.view.height / 2)")
+    assert scale(page) == 2 and close_to(centre, [100, 300], 0)
+    assert close_to(pixel(page, 100, 300)[:3], astronaut[300, 100])
+
+    # Another visitor (their own storage) sees the canvas fitted.
+    other = open_page(server)
+    assert scale(other) == 1
