@@ -76,6 +76,21 @@ HOOK = """(target) => {
             console.debug(target.drawn);
         }
     }).observe({type: "mark", buffered: true});
+    // Where the time goes (--verbose): the socket's open, its first message (the welcome),
+    // the first subscribe sent, and the first binary message (its answer with the pixels).
+    const ws = window.__ws = {}, Native = window.WebSocket, send = Native.prototype.send;
+    window.WebSocket = function (url, protocols) {
+        const socket = new Native(url, protocols);
+        socket.addEventListener("open", () => { ws.open ??= performance.now(); });
+        socket.addEventListener("message", (event) => {
+            ws.welcome ??= performance.now();
+            if (typeof event.data !== "string") ws.answer ??= performance.now();
+        });
+        return socket;
+    };
+    Object.assign(window.WebSocket, Native);
+    window.WebSocket.prototype = Native.prototype;
+    Native.prototype.send = function (data) { ws.subscribe ??= performance.now(); return send.call(this, data); };
     let app = null;
     Object.defineProperty(window, "boundless", {  // when the whole client is up
         configurable: true, enumerable: true,
@@ -103,7 +118,7 @@ def load(browser: Any, base: str, viewport: dict, cx: float, cy: float, level: i
             const nav = performance.getEntriesByType("navigation")[0];
             const res = performance.getEntriesByType("resource"), tile = res.filter((r) => r.name.includes("/tiles/"));
             const api = res.find((r) => r.name.endsWith("/api/canvases"));
-            const timeline = {html: nav.responseEnd, dom: nav.domContentLoadedEventEnd, app: window.__app, api: api ? api.responseEnd : null,
+            const timeline = {html: nav.responseEnd, ...window.__ws, dom: nav.domContentLoadedEventEnd, app: window.__app, api: api ? api.responseEnd : null,
                               first_tile: tile.length ? Math.min(...tile.map((r) => r.startTime)) : null,
                               last_tile: tile.length ? Math.max(...tile.map((r) => r.responseEnd)) : null};
             return {ms: window.__lastTile.ms, level, timeline, size: [view.width, view.height],

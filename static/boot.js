@@ -1,13 +1,15 @@
 /**
  * The first picture, before the rest of the client has loaded. index.html's first script
- * opened the canvas's socket; on its welcome this module places the view (where the canvas
- * was last seen, else fitted to what it holds), sends one subscribe asking for the pixels
- * of the visible tiles, and draws them when they come, as a bare page would. It is a module
- * graph of its own (view, tiles, geometry, connection), so it runs while app.js and the
- * panel's modules still load and evaluate; the App then takes over its view, its tiles and
- * the socket, with every other message kept for it in the order it came.
+ * opened the canvas's socket; this module places the view where the canvas was last seen
+ * and sends one subscribe asking for the pixels of the visible tiles as soon as the socket
+ * is open (a canvas not seen before is fitted to what it holds, once the welcome says
+ * where that is), then draws them when they come, as a bare page would. It is the
+ * page's one entry module, with a graph of its own (view, tiles, geometry, connection):
+ * app.js and the panel's modules are fetched meanwhile (index.html preloads them) but run
+ * only after the picture; the App then takes over its view, its tiles and the socket, with
+ * every other message kept for it in the order it came.
  *
- *   <script type="module" src="boot.js"></script>    <!-- index.html, before app.js -->
+ *   <script type="module" src="boot.js"></script>    <!-- index.html: it imports app.js later -->
  *   import { boot } from "./boot.js";                 // null without an early socket
  *   await boot.shown;                                 // the first picture drawn (or none coming)
  *   boot.take();                                      // the App has boot.view, .layer, .subscribed
@@ -19,6 +21,8 @@ import { TILE_FORMAT, TileLayer, subscription } from "./tiles.js";
 import { View } from "./view.js";
 
 const ID = "boot";  // our subscribe's id (the Connection's are c1, c2, ...)
+const WELCOME_WAIT_MS = 500;  // how long the App waits for a welcome before it takes over
+const ANSWER_WAIT_MS = 2000;  // ... and for our answer (the layer's own wait for a first list)
 
 /** Where the camera over canvas `name` is kept between visits (localStorage). */
 export function viewKey(name) { return `boundless.${name}.view`; }
@@ -43,15 +47,21 @@ class Boot {
     this.canvas = document.getElementById("canvas");
     this.ctx = this.canvas.getContext("2d");
     this.view = new View(this.canvas);
+    clearCanvas(this.canvas, this.ctx, this.view);  // its pixels made now, while the socket opens, not once the tiles are here
     this.layer = new TileLayer(tileUrl(this.name));
     this.layer.hold();  // no tile is fetched blind before the first list
     this.layer.onchange = () => this.requestDraw();
-    this.placed = false;  // the view is placed: the App keeps it
+    this.placed = this.view.restore(viewKey(this.name));  // the App keeps a placed view
     this.asked = null;  // {level, rect} of our subscribe
     this.subscribed = null;  // ... once its answer listed them
     // Settles once the first picture is drawn, or none is coming: the App, built after it,
-    // keeps the main thread free while the answer streams in (a busy one slows that down).
-    this.shown = Promise.resolve();
+    // keeps the main thread free until then (a busy one slows the answer's bytes down).
+    // A server that does not welcome us soon gets the App anyway, which shows it waits.
+    this.shown = new Promise((resolve) => { this.settle = resolve; });
+    setTimeout(() => { if (!this.asked) this.settle(); }, WELCOME_WAIT_MS);
+    setTimeout(this.settle, ANSWER_WAIT_MS);
+    early.socket.addEventListener("close", this.settle, { once: true });  // the App connects again
+    if (early.socket.readyState > WebSocket.OPEN) this.settle();
     this.taken = false;
     this.frame = 0;
     for (const data of early.received) {
@@ -59,6 +69,10 @@ class Boot {
       if (message && message.type === "welcome") this.welcome(message);
     }
     early.socket.onmessage = (event) => this.receive(event.data);
+    // A placed view needs no welcome: ask at once (its level is the view's; the App asks
+    // again if the canvas's top level, in the welcome, says a coarser one).
+    if (this.placed && early.socket.readyState === WebSocket.OPEN) this.ask(null);
+    else if (this.placed) early.socket.addEventListener("open", () => this.ask(null), { once: true });
   }
 
   /** Our answer is ours; every other message is kept for the App (the welcome looked at). */
@@ -70,23 +84,22 @@ class Boot {
   }
 
   welcome(message) {
-    if (this.taken || this.asked) return;
+    if (this.placed) return;
     const bounds = Rect.of(message.bounds);
-    if (!this.view.restore(viewKey(this.name))) {
-      if (bounds.empty) return;  // nothing to show: the App fits the view to its frame
-      this.view.fit(bounds);
-    }
+    if (bounds.empty) { this.settle(); return; }  // nothing to show: the App fits the view to its frame
+    this.view.fit(bounds);
     this.placed = true;
-    const { level, rect } = subscription(this.view, message.top_level);
+    this.ask(message.top_level);
+  }
+
+  /** Our subscribe, for the placed view; `topLevel` null before the welcome said it. */
+  ask(topLevel) {
+    if (this.taken || this.asked) return;
+    const { level, rect } = subscription(this.view, topLevel);
     const send = TILE_FORMAT === "rgba" ? this.layer.lacking(this.view, level) : [];
     this.layer.expect(level, rect, send.length > 0);
     this.asked = { level, rect };
-    const socket = this.early.socket;
-    this.shown = new Promise((resolve) => {
-      this.settle = resolve;
-      socket.addEventListener("close", resolve, { once: true });  // lost: the App subscribes again
-    });
-    socket.send(JSON.stringify({ type: "subscribe", id: ID, level, ...rect.box(), ...(send.length ? { send } : {}) }));
+    this.early.socket.send(JSON.stringify({ type: "subscribe", id: ID, level, ...rect.box(), ...(send.length ? { send } : {}) }));
   }
 
   listed(message) {
@@ -108,7 +121,7 @@ class Boot {
       clearCanvas(this.canvas, this.ctx, this.view);
       this.layer.draw(this.ctx, this.view, this.asked.level);
       if (this.layer.awaitingFirstList()) return;  // the answer is not here yet
-      this.settle();
+      setTimeout(this.settle, 0);  // the App after this frame is on screen, not before
     });
   }
 
@@ -121,3 +134,7 @@ class Boot {
 }
 
 export const boot = window.boundlessSocket ? new Boot(window.boundlessSocket) : null;
+
+// The rest of the client (app.js: the App, the panel, the tools) runs once the first
+// picture is drawn, or none is coming: until then the main thread is the picture's.
+(boot ? boot.shown : Promise.resolve()).then(() => import("./app.js"));

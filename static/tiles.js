@@ -47,10 +47,10 @@ export const VIEW_COMPLETE = "boundless: view complete";
 
 export const TILE_FORMAT = ["localhost", "127.0.0.1", "[::1]"].includes(location.hostname) ? "rgba" : "webp";
 
-/** What a view subscribes to: the level it draws (at most 4 under the canvas's top level)
- *  and the tile-aligned rectangle it sees there, with a tile of margin. */
-export function subscription(view, topLevel) {
-  const level = view.level(Math.max(topLevel, 0) + 4);
+/** What a view subscribes to: the level it draws (at most 4 over the canvas's top level,
+ *  once the welcome said it) and the tile-aligned rectangle it sees there, with a tile of margin. */
+export function subscription(view, topLevel = null) {
+  const level = topLevel === null ? view.level() : view.level(Math.max(topLevel, 0) + 4);
   const seen = view.visibleRect().toLevel(0, level);
   const x0 = Math.floor(seen.x / TILE) * TILE - TILE, y0 = Math.floor(seen.y / TILE) * TILE - TILE;
   const x1 = Math.ceil(seen.x1 / TILE) * TILE + TILE, y1 = Math.ceil(seen.y1 / TILE) * TILE + TILE;

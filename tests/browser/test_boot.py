@@ -4,11 +4,12 @@ opens where it was last seen."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
 
-from browsing import TIMEOUT, VIEWPORT, close_to, pixel, reload, scale, screen, wait_ready
+from browsing import TIMEOUT, VIEWPORT, close_to, pixel, reload, scale, screen, settle, wait_ready
 from serving import Server, png
 
 COMPLETE = "boundless: view complete"  # static/tiles.js's VIEW_COMPLETE
@@ -88,3 +89,43 @@ def test_a_canvas_opens_where_it_was_last_seen(open_page, server: Server, astron
     # Another visitor (their own storage) sees the canvas fitted.
     other = open_page(server)
     assert scale(other) == 1
+
+
+def test_a_canvas_seen_before_asks_for_its_picture_without_waiting_for_the_welcome(open_page, server: Server, astronaut: np.ndarray):
+    """Where the view is known (kept from the last visit), the first subscribe goes out as
+    the socket opens: here the server's welcome is held until the page has asked."""
+    assert server.http("POST", "/api/canvases/default/upload?x=0&y=0&name=photo.png", png(astronaut))[0] == 201
+    page = open_page(server)
+    page.evaluate("() => window.boundless.view.setCamera(-300, -100, 0.5)")  # level 1
+    order: list[str] = []
+
+    def hold_the_welcome(ws) -> None:
+        upstream = ws.connect_to_server()
+        held: list = []
+
+        def from_server(message) -> None:
+            if isinstance(message, str) and '"type":"welcome"' in message and not order:
+                held.append(message)
+                return
+            order.append("welcome" if isinstance(message, str) and '"type":"welcome"' in message else "message")
+            ws.send(message)
+
+        def from_page(message) -> None:
+            if isinstance(message, str) and '"type":"subscribe"' in message:
+                order.append(f"subscribe {json.loads(message)['id']}")
+            upstream.send(message)
+            for welcome in held:
+                order.append("welcome")
+                ws.send(welcome)
+            held.clear()
+
+        upstream.on_message(from_server)
+        ws.on_message(from_page)
+
+    page.route_web_socket("**/ws/**", hold_the_welcome)
+    reload(page)
+    assert order[:2] == ["subscribe boot", "welcome"], order  # boot.js's, before the App's could be
+    assert page.evaluate("() => window.boundless.subscribed.level") == 1 and scale(page) == 0.5
+    settle(page)
+    assert close_to(pixel(page, 300, 200)[:3], astronaut[200, 300], 6)
+    assert page.errors == []
