@@ -32,10 +32,15 @@ export function tileUrl(name) {
   return (level, tx, ty) => `/api/canvases/${encodeURIComponent(name)}/tiles/${level}/${tx}/${ty}.${TILE_FORMAT}`;
 }
 
-/** How a frame starts: `canvas` sized to the view in device px, cleared, drawn in CSS px. */
-export function clearCanvas(canvas, ctx, view) {
+/** `canvas` sized to the view, in device px. */
+function sizeCanvas(canvas, view) {
   const w = Math.round(view.width * view.ratio), h = Math.round(view.height * view.ratio);
   if (canvas.width !== w || canvas.height !== h) { canvas.width = w; canvas.height = h; }
+}
+
+/** How a frame starts: `canvas` sized to the view, cleared, drawn in CSS px. */
+export function clearCanvas(canvas, ctx, view) {
+  sizeCanvas(canvas, view);
   ctx.setTransform(view.ratio, 0, 0, view.ratio, 0, 0);
   ctx.clearRect(0, 0, view.width, view.height);
 }
@@ -47,7 +52,9 @@ class Boot {
     this.canvas = document.getElementById("canvas");
     this.ctx = this.canvas.getContext("2d");
     this.view = new View(this.canvas);
-    clearCanvas(this.canvas, this.ctx, this.view);  // its pixels made now, while the socket opens, not once the tiles are here
+    // Sized now, with the page's first layout; drawn only with the tiles (each frame that
+    // changes it copies all its pixels to the compositor: a blank one first costs a copy).
+    sizeCanvas(this.canvas, this.view);
     this.layer = new TileLayer(tileUrl(this.name));
     this.layer.hold();  // no tile is fetched blind before the first list
     this.layer.onchange = () => this.requestDraw();
@@ -110,19 +117,22 @@ class Boot {
     } else {
       this.layer.listed(level, rect, "", null);
     }
-    this.requestDraw();
+    this.draw();  // at once: the next frame shows the picture, not a frame later
   }
 
   requestDraw() {
     if (this.frame || this.taken) return;
-    this.frame = requestAnimationFrame(() => {
-      this.frame = 0;
-      if (this.taken || !this.asked) return;
-      clearCanvas(this.canvas, this.ctx, this.view);
-      this.layer.draw(this.ctx, this.view, this.asked.level);
-      if (this.layer.awaitingFirstList()) return;  // the answer is not here yet
-      setTimeout(this.settle, 0);  // the App after this frame is on screen, not before
-    });
+    this.frame = requestAnimationFrame(() => { this.frame = 0; this.draw(); });
+  }
+
+  draw() {
+    cancelAnimationFrame(this.frame);
+    this.frame = 0;
+    if (this.taken || !this.asked) return;
+    clearCanvas(this.canvas, this.ctx, this.view);
+    this.layer.draw(this.ctx, this.view, this.asked.level);
+    if (this.layer.awaitingFirstList()) return;  // the answer is not here yet
+    requestAnimationFrame(() => setTimeout(this.settle, 0));  // the App once the picture is on screen
   }
 
   /** The App takes over: from here it draws, and its Connection reads the socket. */
