@@ -21,6 +21,7 @@ import { TILE_FORMAT, TileLayer, subscription } from "./tiles.js";
 import { View } from "./view.js";
 
 const ID = "boot";  // our subscribe's id (the Connection's are c1, c2, ...)
+const EARLY = "early";  // index.html's, sent before this module ran
 const WELCOME_WAIT_MS = 500;  // how long the App waits for a welcome before it takes over
 const ANSWER_WAIT_MS = 2000;  // ... and for our answer (the layer's own wait for a first list)
 
@@ -71,10 +72,10 @@ class Boot {
     if (early.socket.readyState > WebSocket.OPEN) this.settle();
     this.taken = false;
     this.frame = 0;
-    for (const data of early.received) {
-      const message = typeof data === "string" ? JSON.parse(data) : null;
-      if (message && message.type === "welcome") this.welcome(message);
-    }
+    this.id = ID;
+    early.booted = true;  // index.html's script asks no more
+    if (this.placed && early.asked) this.adopt(early.asked);
+    for (const data of early.received.splice(0)) this.receive(data);
     early.socket.onmessage = (event) => this.receive(event.data);
     // A placed view needs no welcome: ask at once (its level is the view's; the App asks
     // again if the canvas's top level, in the welcome, says a coarser one).
@@ -82,12 +83,24 @@ class Boot {
     else if (this.placed) early.socket.addEventListener("open", () => this.ask(null), { once: true });
   }
 
-  /** Our answer is ours; every other message is kept for the App (the welcome looked at). */
+  /** Our answer is ours (index.html's too, taken or not); every other message is kept for
+   *  the App (the welcome looked at). */
   receive(data) {
     const message = typeof data === "string" ? JSON.parse(data) : decodeBinary(data);
-    if (message.id === ID && this.asked) { this.listed(message); return; }
+    if (message.id === this.id && this.asked) { this.listed(message); return; }
+    if (message.id === EARLY) return;
     this.early.received.push(data);
     if (message.type === "welcome") this.welcome(message);
+  }
+
+  /** index.html's subscribe, if it is the one we would send: its answer is ours. */
+  adopt(asked) {
+    const { level, rect } = subscription(this.view, null);
+    const send = TILE_FORMAT === "rgba" ? this.layer.lacking(this.view, level) : [];
+    if (JSON.stringify(asked) !== JSON.stringify({ type: "subscribe", id: EARLY, level, ...rect.box(), send })) return;
+    this.layer.expect(level, rect, true);
+    this.asked = { level, rect };
+    this.id = EARLY;
   }
 
   welcome(message) {
