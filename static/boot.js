@@ -5,9 +5,9 @@
  * is open (a canvas not seen before is fitted to what it holds, once the welcome says
  * where that is), then draws them when they come, as a bare page would. It is the
  * page's one entry module, with a graph of its own (view, tiles, geometry, connection):
- * app.js and the panel's modules are fetched meanwhile (index.html preloads them) but run
- * only after the picture; the App then takes over its view, its tiles and the socket, with
- * every other message kept for it in the order it came.
+ * app.js and the panel's modules are fetched and run only after the picture; the App
+ * then takes over its view, its tiles and the socket, with every other message kept for
+ * it in the order it came.
  *
  *   <script type="module" src="boot.js"></script>    <!-- index.html: it imports app.js later -->
  *   import { boot } from "./boot.js";                 // null without an early socket
@@ -22,6 +22,11 @@ import { View } from "./view.js";
 
 const ID = "boot";  // our subscribe's id (the Connection's are c1, c2, ...)
 const EARLY = "early";  // index.html's, sent before this module ran
+// app.js and every module it imports, fetched at once when the picture is drawn: while it
+// is on its way they would compete with it for the server and the page's main thread (a
+// in A/B runs, 0.3 to 0.37 of the floor's time at levels 0 and 4). tests/test_static.py keeps it complete.
+const LATER = ["app.js", "brush.js", "canvases.js", "frame.js", "growth.js", "history.js", "jobs.js", "panel.js",
+  "select.js", "video.js"];
 const WELCOME_WAIT_MS = 500;  // how long the App waits for a welcome before it takes over
 const ANSWER_WAIT_MS = 2000;  // ... and for our answer (the layer's own wait for a first list)
 
@@ -145,6 +150,7 @@ class Boot {
     clearCanvas(this.canvas, this.ctx, this.view);
     this.layer.draw(this.ctx, this.view, this.asked.level);
     if (this.layer.awaitingFirstList()) return;  // the answer is not here yet
+    fetchTheRest();
     requestAnimationFrame(() => setTimeout(this.settle, 0));  // the App once the picture is on screen
   }
 
@@ -156,8 +162,14 @@ class Boot {
   }
 }
 
+/** Fetch app.js and its modules at once (once: later calls do nothing). */
+function fetchTheRest() {
+  if (document.querySelector('link[rel="modulepreload"][href="app.js"]')) return;
+  for (const href of LATER) document.head.append(Object.assign(document.createElement("link"), { rel: "modulepreload", href }));
+}
+
 export const boot = window.boundlessSocket ? new Boot(window.boundlessSocket) : null;
 
 // The rest of the client (app.js: the App, the panel, the tools) runs once the first
 // picture is drawn, or none is coming: until then the main thread is the picture's.
-(boot ? boot.shown : Promise.resolve()).then(() => import("./app.js"));
+(boot ? boot.shown : Promise.resolve()).then(() => { fetchTheRest(); return import("./app.js"); });
