@@ -22,9 +22,10 @@ import { View } from "./view.js";
 
 const ID = "boot";  // our subscribe's id (the Connection's are c1, c2, ...)
 const EARLY = "early";  // index.html's, sent before this module ran
-// app.js and every module it imports, fetched at once when the picture is drawn: while it
-// is on its way they would compete with it for the server and the page's main thread (a
-// in A/B runs, 0.3 to 0.37 of the floor's time at levels 0 and 4). tests/test_static.py keeps it complete.
+// app.js and every module it imports, fetched at once when the picture is drawn: fetched
+// while it is on its way, they competed with it for the server and the page's main thread
+// (interleaved A/B runs: 0.3 to 0.37 of the floor's time at levels 0 and 4). Kept complete
+// by tests/test_static.py.
 const LATER = ["app.js", "brush.js", "canvases.js", "frame.js", "growth.js", "history.js", "jobs.js", "panel.js",
   "select.js", "video.js"];
 const WELCOME_WAIT_MS = 500;  // how long the App waits for a welcome before it takes over
