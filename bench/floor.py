@@ -18,6 +18,7 @@ Figures: `floor_l0_ms` and `floor_l4_ms`, medians over `--samples` loads centred
 different clusters, and where the time goes (medians): the websocket open, the answer
 in the page, the stamp. bench/viewport.py's `l0_ms` and `l4_ms` minus these is the
 client's own cost; these are what no client can go below here. Prints; asserts nothing.
+bench/viewport.py loads this page too, interleaved with the client's, for its ratios.
 """
 
 from __future__ import annotations
@@ -36,6 +37,10 @@ from live import TIMEOUT_MS, launch  # noqa: E402
 from viewport import DRAWN, VIEW, served_canvas  # noqa: E402
 
 PATH = "/bench-floor.html"
+# A page Playwright answers has no address, so Chromium counts it as public and refuses its
+# websocket to 127.0.0.1: allow it (the client, served by the server itself, never meets
+# this check, so bench/viewport.py runs both in a browser launched so).
+BROWSER_ARGS = ("--disable-features=LocalNetworkAccessChecks",)
 PAGE = """<!doctype html>
 <html><head><meta charset="utf-8"><title>floor</title><style>html, body { margin: 0 } canvas { display: block }</style></head>
 <body><canvas id="c" width="%(w)d" height="%(h)d"></canvas>
@@ -95,10 +100,7 @@ def main() -> None:
     with served_canvas(args.seed, "boundless-floor-") as (base, clusters, _):
         figures: dict[str, Any] = {}
         with sync_playwright() as playwright:
-            # A page Playwright answers has no address, so Chromium counts it as public and
-            # refuses its websocket to 127.0.0.1: allow it (the client, served by the server
-            # itself, never meets this check).
-            browser = launch(playwright, ("--disable-features=LocalNetworkAccessChecks",))
+            browser = launch(playwright, BROWSER_ARGS)
             first = clusters[-1]
             load(browser, base, first.x + first.w / 2, first.y + first.h / 2, 0)  # start the browser
             for level in (0, 4):

@@ -6,6 +6,7 @@
  *   <script type="module" src="app.js"></script>   // window.boundless is the App
  */
 
+import { boot, clearCanvas, tileUrl, viewKey } from "./boot.js";
 import { Brush } from "./brush.js";
 import { CanvasPicker, fetchJson, openCanvas } from "./canvases.js";
 import { Connection, takeEarlySocket } from "./connection.js";
@@ -16,12 +17,11 @@ import { HistoryList } from "./history.js";
 import { Jobs } from "./jobs.js";
 import { Panel } from "./panel.js";
 import { Select } from "./select.js";
-import { TILE_FORMAT, TileLayer } from "./tiles.js";
+import { TILE_FORMAT, TileLayer, subscription } from "./tiles.js";
 import { Video } from "./video.js";
 import { View } from "./view.js";
 
 const $ = (id) => document.getElementById(id);
-const MAX_VIEWPORT = 8192;
 const EXPAND_SIZE = 34;  // px, an expand arrow's side (style.css: .expand)
 
 /** Whether two rects ({left, top, right, bottom}) meet, or come within `gap` px of each other. */
@@ -41,25 +41,29 @@ function clearPlace([x, y], size, taken, width, height) {
 }
 
 export class App {
-  constructor(name) {
+  /** `booted`: boot.js's first picture of this canvas, taken over (its view, tiles and
+   *  subscription), or null. */
+  constructor(name, booted = null) {
     this.name = name;
     this.bounds = new Rect();
     this.head = 0;
     this.topLevel = 0;
     this.fitted = false;
-    this.subscribed = null;
+    this.placed = Boolean(booted && booted.placed);  // boot.js placed the view already
+    this.subscribed = booted ? booted.subscribed : null;
     this.drawPending = false;
     this.painting = false;  // the canvas is painted from the first subscribe answer on
     this.canvas = $("canvas");
     this.ctx = this.canvas.getContext("2d");
-    this.view = new View(this.canvas);
-    this.layer = new TileLayer((level, tx, ty) => `/api/canvases/${encodeURIComponent(name)}/tiles/${level}/${tx}/${ty}.${TILE_FORMAT}`);
+    if (booted) booted.take();
+    this.view = booted ? booted.view : new View(this.canvas);
+    this.layer = booted ? booted.layer : new TileLayer(tileUrl(name));
     this.conn = new Connection(`/ws/${encodeURIComponent(name)}`);
     // Connect first, taking over the socket index.html opened while the modules loaded:
     // its welcome may be here already (no message is handled before this constructor
     // returns). Until the first subscribe is answered no tile is fetched blind: most are
-    // empty or come with it.
-    this.layer.hold();
+    // empty or come with it (boot.js's layer holds them so from its start).
+    if (!booted) this.layer.hold();
     this.conn.open(takeEarlySocket());
     this.panel = new Panel($("settings"), "boundless.settings");
     this.frame = new Frame($("overlay"), this.view);
@@ -85,7 +89,9 @@ export class App {
     this.listen();
     this.bindControls();
     new ResizeObserver(() => this.view.resize()).observe(this.canvas);
+    addEventListener("pagehide", () => this.view.save(viewKey(name)));  // back here on the next visit
     this.showStatus(this.conn.state);  // "connecting" was said before anyone listened
+    document.getElementById("booting")?.remove();  // index.html's: the panel shows from here
   }
 
   key(what) { return `boundless.${this.name}.${what}`; }
@@ -120,12 +126,13 @@ export class App {
       if (!this.fitted) {
         this.fitted = true;
         if (!this.frameRestored) this.placeFrame();
-        // An empty canvas shows the frame: where a first upload or picture lands.
-        this.view.fit(this.bounds.empty ? this.frame.rect : this.bounds);
+        // Where the canvas was last seen, else fitted to it; an empty canvas shows the
+        // frame: where a first upload or picture lands.
+        if (!this.placed && !this.view.restore(viewKey(this.name))) this.view.fit(this.bounds.empty ? this.frame.rect : this.bounds);
       } else {
         this.layer.revalidateAll();
+        this.subscribed = null;
       }
-      this.subscribed = null;
       this.jobs.restore(m.jobs);
       this.subscribe();
       c.request({ type: "history" }).then((h) => this.showHistory(h)).catch(() => {});
@@ -213,11 +220,8 @@ export class App {
   }
 
   paint(level) {
-    const { view, ctx, canvas } = this;
-    const w = Math.round(view.width * view.ratio), h = Math.round(view.height * view.ratio);
-    if (canvas.width !== w || canvas.height !== h) { canvas.width = w; canvas.height = h; }
-    ctx.setTransform(view.ratio, 0, 0, view.ratio, 0, 0);
-    ctx.clearRect(0, 0, view.width, view.height);
+    const { view, ctx } = this;
+    clearCanvas(this.canvas, ctx, view);
     this.drawGrid();
     ctx.imageSmoothingEnabled = view.scale * view.ratio < 1;
     this.layer.draw(ctx, view, level);
@@ -302,11 +306,7 @@ export class App {
   /** Tell the server which tiles we look at (with a tile of margin), when that changes. */
   subscribe() {
     if (!this.conn.isOpen) return;
-    const level = this.view.level(Math.max(this.topLevel, 0) + 4);
-    const seen = this.view.visibleRect().toLevel(0, level);
-    const x0 = Math.floor(seen.x / TILE) * TILE - TILE, y0 = Math.floor(seen.y / TILE) * TILE - TILE;
-    const x1 = Math.ceil(seen.x1 / TILE) * TILE + TILE, y1 = Math.ceil(seen.y1 / TILE) * TILE + TILE;
-    const rect = new Rect(x0, y0, Math.min(MAX_VIEWPORT, x1 - x0), Math.min(MAX_VIEWPORT, y1 - y0));
+    const { level, rect } = subscription(this.view, this.topLevel);
     if (this.subscribed && this.subscribed.level === level && this.subscribed.rect.equals(rect)) return;
     this.subscribed = { level, rect };
     // On this machine the answer carries the pixels of what we lack (raw RGBA costs nothing
@@ -482,7 +482,9 @@ async function start() {
       name = "default";
     }
   }
-  window.boundless = new App(name);
+  // boot.js's first picture, if it is on its way: its subscribe's answer is its own.
+  if (boot) await boot.shown;
+  window.boundless = new App(name, boot);
 }
 
 start();

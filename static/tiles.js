@@ -34,13 +34,28 @@ const LISTING_WAIT_MS = 250;  // how long a tile waits for a subscribe's list be
 const SENDING_WAIT_MS = 2000;  // likewise for a list carrying pixels, or a websocket's first list
 const MAX_SENT = 64;  // tiles one subscribe may ask the pixels of (the server's MAX_SENT_TILES)
 const MAX_KNOWN = 20000;
+const MAX_VIEWPORT = 8192;  // px a side of a subscribed rectangle, at its level (the server's bound)
 
 /**
  * The tile format to ask for: raw RGBA where the server is on this machine (no encode on
  * the server, no decode here; the bytes cost nothing over the loopback), else lossless
  * WebP (a quarter of the bytes or less).
  */
+/** The user timing marked once, at the first frame that draws every visible tile (or knows
+ *  it empty): when the page's view is complete (DevTools' timeline, bench/viewport.py). */
+export const VIEW_COMPLETE = "boundless: view complete";
+
 export const TILE_FORMAT = ["localhost", "127.0.0.1", "[::1]"].includes(location.hostname) ? "rgba" : "webp";
+
+/** What a view subscribes to: the level it draws (at most 4 over the canvas's top level,
+ *  once the welcome said it) and the tile-aligned rectangle it sees there, with a tile of margin. */
+export function subscription(view, topLevel = null) {
+  const level = topLevel === null ? view.level() : view.level(Math.max(topLevel, 0) + 4);
+  const seen = view.visibleRect().toLevel(0, level);
+  const x0 = Math.floor(seen.x / TILE) * TILE - TILE, y0 = Math.floor(seen.y / TILE) * TILE - TILE;
+  const x1 = Math.ceil(seen.x1 / TILE) * TILE + TILE, y1 = Math.ceil(seen.y1 / TILE) * TILE + TILE;
+  return { level, rect: new Rect(x0, y0, Math.min(MAX_VIEWPORT, x1 - x0), Math.min(MAX_VIEWPORT, y1 - y0)) };
+}
 
 async function decodeTile(response) {
   if (response.headers.get("content-type") !== "application/octet-stream") return createImageBitmap(await response.blob());
@@ -83,6 +98,7 @@ export class TileLayer {
     this.firstListBy = 0;  // until then (ms), no subscribe has been answered since hold()
     this.changes = 0;  // bumped by every change the server reports
     this.stats = { fetched: 0, pushed: 0, notModified: 0 };
+    this.complete = false;  // a frame drew the whole view (VIEW_COMPLETE is marked)
   }
 
   key(level, tx, ty) { return `${level}/${tx}/${ty}`; }
@@ -230,6 +246,10 @@ export class TileLayer {
     this.queue = wanted;
     this.pump();
     this.evict();
+    if (!this.complete && this.pending(view, level) === 0) {
+      this.complete = true;
+      performance.mark(VIEW_COMPLETE, { detail: { level } });
+    }
   }
 
   /** A stale tile: known empty (no request), else fetched, unless its listing is on its way. */

@@ -6,6 +6,7 @@
  *   const view = new View(canvasElement);
  *   view.onchange = () => requestDraw();
  *   view.fit(new Rect(0, 0, 1024, 768));
+ *   view.save("boundless.default.view");      // on leaving; view.restore(key) on coming back
  *   const [wx, wy] = view.toWorld(event.offsetX, event.offsetY);
  */
 
@@ -59,6 +60,23 @@ export class View {
     const scale = Math.min(1, (this.width - 2 * margin) / rect.w, (this.height - 2 * margin) / rect.h);
     const s = clamp(scale, MIN_SCALE, MAX_SCALE);
     this.setCamera(rect.x + rect.w / 2 - this.width / 2 / s, rect.y + rect.h / 2 - this.height / 2 / s, s);
+  }
+
+  /** Keep the camera in localStorage under `key`: its centre and scale, so it comes back
+   *  the same whatever the window's size. */
+  save(key) {
+    const [cx, cy] = this.toWorld(this.width / 2, this.height / 2);
+    localStorage.setItem(key, JSON.stringify({ cx, cy, scale: this.scale }));
+  }
+
+  /** The camera kept under `key`, if there is a good one; true if it was restored. */
+  restore(key) {
+    let kept = null;
+    try { kept = JSON.parse(localStorage.getItem(key) || "null"); } catch { return false; }
+    if (!kept || ![kept.cx, kept.cy, kept.scale].every(Number.isFinite)) return false;
+    const s = clamp(kept.scale, MIN_SCALE, MAX_SCALE);
+    this.setCamera(kept.cx - this.width / 2 / s, kept.cy - this.height / 2 / s, s);
+    return true;
   }
 
   /** Centre the view on a level-0 point, keeping the zoom. */
