@@ -33,15 +33,9 @@ def tiny(tmp_path_factory) -> TinyFamilies:
     return TinyFamilies.shared(tmp_path_factory)
 
 
-_painters: dict[tuple, object] = {}
-
-
 def painter_of(tiny: TinyFamilies, key: str, **settings):
     """The painter of family `key`'s tiny folder, built once per session and settings."""
-    cache_key = (key, tuple(sorted(settings.items())))
-    if cache_key not in _painters:
-        _painters[cache_key] = create_painter("diffusion", model=str(tiny.folder(key)), dtype="fp32", **settings)
-    return _painters[cache_key]
+    return tiny.painter(key, **settings)
 
 
 def half_masked(size: int = SIZE) -> tuple[np.ndarray, np.ndarray]:
