@@ -93,3 +93,32 @@ def test_a_headshot_grows_to_full_body_keeping_the_photo(tiny, key, store):
     assert np.array_equal(out[y : y + 128 - PAD, x + PAD : x + 128 - PAD, :3], original[: 128 - PAD, PAD : 128 - PAD])
     store.undo()
     assert store.bounds(0) == Rect(0, 0, 128, 128)
+
+
+def test_two_painter_processes_paint_a_flux_fill_job_with_the_pixels_painted_here(tiny):
+    # As `serve --painter diffusion --model FOLDER --painters 2` runs: each child builds its
+    # painter from the options alone and paints one of the job's two windows, apart.
+    from canvas.jobs import Expand
+    from canvas.jobs.pool import open_pool
+    from canvas.jobs.process_pool import ProcessPool
+    from canvas.store import Store
+
+    key = "flux-fill" if "flux-fill" in FAMILY_KINDS else FAMILY_KINDS[0]
+    spec = JobSpec(Expand(left=64, right=64), request=PaintRequest(seed=11, **QUICK), tiler=tiler())
+    wide = np.hstack([photo("astronaut", 512), photo("astronaut", 512)[:, ::-1]])
+
+    def paint(painter=None, pool=None) -> np.ndarray:
+        with Store.open(":memory:") as store:
+            store.import_image(wide, 0, 0)
+            result = run_job(store, painter, spec, pool=pool)
+            assert result.status == "done" and len(result.windows) == 2
+            assert store.history()[-1].params["family"] == key
+            return store.read(0, Rect(-64, 0, 1152, 512))
+
+    expected = paint(tiny.painter(key))
+    pool = open_pool("diffusion", {"model": str(tiny.folder(key)), "dtype": "fp32", "offline": True}, painters=2)
+    try:
+        assert isinstance(pool, ProcessPool) and pool.size == 2 and pool.describe()["family"] == key
+        assert np.array_equal(paint(pool=pool), expected)
+    finally:
+        pool.close()
