@@ -354,3 +354,50 @@ def test_pools_carry_the_family_label_uses_and_defaults(tiny):
     assert profile.family == painter.family and profile.label == painter.label
     assert profile.uses == painter.uses and profile.defaults == painter.defaults
     assert profile.describe()["family"] == FAMILY_KINDS[0] and set(profile.OPTIONS) == set(painter.OPTIONS)
+
+
+FLUX2_NAMES = {  # FLUX.2's transformer in BFL's layout (and ComfyUI's, prefixed) and in diffusers'
+    "bfl": (["img_in.weight", "txt_in.weight", "time_in.in_layer.weight", "double_stream_modulation_img.lin.weight",
+             "single_stream_modulation.lin.weight", "double_blocks.0.img_attn.norm.key_norm.scale",
+             "single_blocks.0.linear1.weight", "final_layer.linear.weight"], "guidance_in.in_layer.weight"),
+    "diffusers": (["x_embedder.weight", "context_embedder.weight", "time_guidance_embed.timestep_embedder.linear_1.weight",
+                   "double_stream_modulation_img.linear.weight", "single_stream_modulation.linear.weight",
+                   "single_transformer_blocks.0.attn.to_qkv_mlp_proj.weight"],
+                  "time_guidance_embed.guidance_embedder.linear_1.weight"),
+}
+
+
+def test_a_flux2_dev_file_is_not_taken_for_klein_and_is_refused_in_one_line(tiny, tmp_path):
+    # FLUX.2 dev has a guidance embedding (guidance-distilled); Klein has none. diffusers
+    # 0.42 has no inpaint pipeline for dev (Flux2Pipeline only generates): refused by name.
+    from safetensors.torch import save_file
+
+    from canvas.library.content import classify
+    from canvas.painters.diffusion.families import FLUX2_DEV, UnknownModel, recognise_file
+    from canvas.painters.diffusion.headers import safetensors_shapes
+
+    layouts = {**FLUX2_NAMES, "comfyui": tuple(
+        [f"model.diffusion_model.{n}" for n in names] if isinstance(names, list) else f"model.diffusion_model.{names}"
+        for names in FLUX2_NAMES["bfl"])}
+    klein_folder = str(tiny.folder("flux2-klein")) if "flux2-klein" in FAMILY_KINDS else None
+    for layout, (names, guidance) in layouts.items():
+        klein, dev = tmp_path / f"klein-{layout}.safetensors", tmp_path / f"dev-{layout}.safetensors"
+        save_file({name: torch.zeros(2, 2) for name in names}, str(klein))
+        save_file({name: torch.zeros(2, 2) for name in [*names, guidance]}, str(dev))
+        assert recognise_file(klein).key == "flux2-klein", layout
+        with pytest.raises(UnknownModel) as error:
+            recognise_file(dev)
+        assert str(error.value) == f"{dev}: {FLUX2_DEV}"
+        assert classify(safetensors_shapes(dev), "safetensors").family is None  # the library: no family
+        for options in ({"model": str(dev)}, {"model": str(dev), "model_config": klein_folder}):
+            if options.get("model_config", "") is None:
+                continue
+            with pytest.raises(ModelError) as error:
+                create_painter("diffusion", dtype="fp32", **options)
+            assert str(error.value) == f"{dev}: {FLUX2_DEV}", (layout, options)
+    folder = tmp_path / "flux2-dev"
+    folder.mkdir()
+    (folder / "model_index.json").write_text(json.dumps({"_class_name": "Flux2Pipeline", "transformer": ["diffusers", "Flux2Transformer2DModel"]}))
+    with pytest.raises(ModelError) as error:
+        create_painter("diffusion", model=str(folder), dtype="fp32")
+    assert str(error.value) == f"{folder}: {FLUX2_DEV}" and "\n" not in FLUX2_DEV
