@@ -301,18 +301,24 @@ def test_a_single_transformer_file_loads_with_its_config_folder(tiny, key):
     assert np.abs(ours.astype(int) - theirs.astype(int)).max() <= 1
 
 
-def test_a_pipeline_built_in_code_paints_as_diffusers_does():
+def test_a_pipeline_built_in_code_paints_as_diffusers_does_and_as_the_same_model_saved(tiny):
     from canvas.painters.diffusion import DiffusionSettings
     from canvas.painters.diffusion.painter import DiffusionPainter
     from tiny_families import build_pipeline
 
     key = FAMILY_KINDS[0]
-    painter = DiffusionPainter(DiffusionSettings(model=key, dtype="fp32", soft_mask=0), pipeline=build_pipeline(key))
+    built = build_pipeline(key)  # in training mode, as any model built in code: T5's dropout on
+    assert any(getattr(module, "training", False) for module in built.components.values())
+    painter = DiffusionPainter(DiffusionSettings(model=key, dtype="fp32", soft_mask=0), pipeline=built)
     assert painter.family.key == key and painter.label == f"{FAMILIES[key].label} · {key}"
+    assert not any(getattr(module, "training", False) for module in built.components.values())  # for inference
     image, mask = half_masked()
     [ours], _ = paint(painter, image, mask, prompt="a red boat", seed=6)
     theirs = diffusers_paints(None, key, image, mask, 6, QUICK["steps"], QUICK["guidance"], pipeline=painter.model.pipeline)
     assert np.abs(ours.astype(int) - theirs.astype(int)).max() <= 1
+    # the same weights saved and loaded through the users' loader (from_pretrained: eval mode)
+    [saved], _ = paint(painter_of(tiny, key, soft_mask=0), image, mask, prompt="a red boat", seed=6)
+    assert np.abs(ours.astype(int) - saved.astype(int)).max() <= 1
 
 
 def test_a_hub_id_loads_from_the_local_cache_offline(tiny, tmp_path):
