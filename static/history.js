@@ -6,7 +6,8 @@
  *   history.show({ head: 3, revisions: [...] });
  */
 
-const SHOWN = ["prompt", "seed", "steps", "painter", "window", "candidates", "source"];
+// The family (a diffusion painter's: "flux-fill", "sdxl") says which kind of model painted it.
+const SHOWN = ["prompt", "seed", "steps", "painter", "family", "window", "candidates", "source"];
 
 function describe(params) {
   const parts = [];

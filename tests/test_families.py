@@ -33,15 +33,9 @@ def tiny(tmp_path_factory) -> TinyFamilies:
     return TinyFamilies.shared(tmp_path_factory)
 
 
-_painters: dict[tuple, object] = {}
-
-
 def painter_of(tiny: TinyFamilies, key: str, **settings):
     """The painter of family `key`'s tiny folder, built once per session and settings."""
-    cache_key = (key, tuple(sorted(settings.items())))
-    if cache_key not in _painters:
-        _painters[cache_key] = create_painter("diffusion", model=str(tiny.folder(key)), dtype="fp32", **settings)
-    return _painters[cache_key]
+    return tiny.painter(key, **settings)
 
 
 def half_masked(size: int = SIZE) -> tuple[np.ndarray, np.ndarray]:
@@ -307,18 +301,24 @@ def test_a_single_transformer_file_loads_with_its_config_folder(tiny, key):
     assert np.abs(ours.astype(int) - theirs.astype(int)).max() <= 1
 
 
-def test_a_pipeline_built_in_code_paints_as_diffusers_does():
+def test_a_pipeline_built_in_code_paints_as_diffusers_does_and_as_the_same_model_saved(tiny):
     from canvas.painters.diffusion import DiffusionSettings
     from canvas.painters.diffusion.painter import DiffusionPainter
     from tiny_families import build_pipeline
 
     key = FAMILY_KINDS[0]
-    painter = DiffusionPainter(DiffusionSettings(model=key, dtype="fp32", soft_mask=0), pipeline=build_pipeline(key))
+    built = build_pipeline(key)  # in training mode, as any model built in code: T5's dropout on
+    assert any(getattr(module, "training", False) for module in built.components.values())
+    painter = DiffusionPainter(DiffusionSettings(model=key, dtype="fp32", soft_mask=0), pipeline=built)
     assert painter.family.key == key and painter.label == f"{FAMILIES[key].label} · {key}"
+    assert not any(getattr(module, "training", False) for module in built.components.values())  # for inference
     image, mask = half_masked()
     [ours], _ = paint(painter, image, mask, prompt="a red boat", seed=6)
     theirs = diffusers_paints(None, key, image, mask, 6, QUICK["steps"], QUICK["guidance"], pipeline=painter.model.pipeline)
     assert np.abs(ours.astype(int) - theirs.astype(int)).max() <= 1
+    # the same weights saved and loaded through the users' loader (from_pretrained: eval mode)
+    [saved], _ = paint(painter_of(tiny, key, soft_mask=0), image, mask, prompt="a red boat", seed=6)
+    assert np.abs(ours.astype(int) - saved.astype(int)).max() <= 1
 
 
 def test_a_hub_id_loads_from_the_local_cache_offline(tiny, tmp_path):
@@ -360,3 +360,48 @@ def test_pools_carry_the_family_label_uses_and_defaults(tiny):
     assert profile.family == painter.family and profile.label == painter.label
     assert profile.uses == painter.uses and profile.defaults == painter.defaults
     assert profile.describe()["family"] == FAMILY_KINDS[0] and set(profile.OPTIONS) == set(painter.OPTIONS)
+
+
+FLUX2_NAMES = {  # FLUX.2's transformer in BFL's layout (and ComfyUI's, prefixed) and in diffusers'
+    "bfl": (["img_in.weight", "txt_in.weight", "time_in.in_layer.weight", "double_stream_modulation_img.lin.weight",
+             "single_stream_modulation.lin.weight", "double_blocks.0.img_attn.norm.key_norm.scale",
+             "single_blocks.0.linear1.weight", "final_layer.linear.weight"], "guidance_in.in_layer.weight"),
+    "diffusers": (["x_embedder.weight", "context_embedder.weight", "time_guidance_embed.timestep_embedder.linear_1.weight",
+                   "double_stream_modulation_img.linear.weight", "single_stream_modulation.linear.weight",
+                   "single_transformer_blocks.0.attn.to_qkv_mlp_proj.weight"],
+                  "time_guidance_embed.guidance_embedder.linear_1.weight"),
+}
+
+
+def test_a_flux2_dev_file_is_not_taken_for_klein_and_is_refused_in_one_line(tiny, tmp_path):
+    # FLUX.2 dev has a guidance embedding (guidance-distilled); Klein has none. diffusers
+    # 0.42 has no inpaint pipeline for dev (Flux2Pipeline only generates): refused by name.
+    from safetensors.torch import save_file
+
+    from canvas.library.content import classify
+    from canvas.painters.diffusion.families import FLUX2_DEV, UnknownModel, recognise_file
+    from canvas.painters.diffusion.headers import safetensors_shapes
+
+    layouts = {**FLUX2_NAMES, "comfyui": tuple(
+        [f"model.diffusion_model.{n}" for n in names] if isinstance(names, list) else f"model.diffusion_model.{names}"
+        for names in FLUX2_NAMES["bfl"])}
+    with_config = [{"model_config": str(tiny.folder("flux2-klein"))}] if "flux2-klein" in FAMILY_KINDS else []
+    for layout, (names, guidance) in layouts.items():
+        klein, dev = tmp_path / f"klein-{layout}.safetensors", tmp_path / f"dev-{layout}.safetensors"
+        save_file({name: torch.zeros(2, 2) for name in names}, str(klein))
+        save_file({name: torch.zeros(2, 2) for name in [*names, guidance]}, str(dev))
+        assert recognise_file(klein).key == "flux2-klein", layout
+        with pytest.raises(UnknownModel) as error:
+            recognise_file(dev)
+        assert str(error.value) == f"{dev}: {FLUX2_DEV}"
+        assert classify(safetensors_shapes(dev), "safetensors").family is None  # the library: no family
+        for options in ({}, *with_config):  # alone, or with a Klein folder: not taken for Klein either way
+            with pytest.raises(ModelError) as error:
+                create_painter("diffusion", model=str(dev), dtype="fp32", **options)
+            assert str(error.value) == f"{dev}: {FLUX2_DEV}", (layout, options)
+    folder = tmp_path / "flux2-dev"
+    folder.mkdir()
+    (folder / "model_index.json").write_text(json.dumps({"_class_name": "Flux2Pipeline", "transformer": ["diffusers", "Flux2Transformer2DModel"]}))
+    with pytest.raises(ModelError) as error:
+        create_painter("diffusion", model=str(folder), dtype="fp32")
+    assert str(error.value) == f"{folder}: {FLUX2_DEV}" and "\n" not in FLUX2_DEV

@@ -289,3 +289,20 @@ def test_the_server_paints_on_ray_actors_with_its_progress_bar_moving(patchmatch
         client.close()
     finally:
         server.stop()
+
+
+def test_a_flux_fill_actor_paints_the_pixels_an_in_process_painter_paints(local_ray, tmp_path_factory):
+    pytest.importorskip("diffusers")
+    from tiny_families import FAMILY_KINDS, TinyFamilies
+
+    key = "flux-fill" if "flux-fill" in FAMILY_KINDS else FAMILY_KINDS[0]
+    tiny = TinyFamilies.shared(tmp_path_factory)
+    pixels = window(512)
+    with ThreadPool([tiny.painter(key)]) as local:
+        expected = local.submit(task(pixels, seed=7, candidates=2, **QUICK)).result()
+    options = {"model": str(tiny.folder(key)), "dtype": "fp32", "offline": True}
+    seen: list = []
+    with RayPool("diffusion", options, size=1, address="auto") as pool:
+        assert pool.describe()["family"] == key and pool.profile.label == tiny.painter(key).label
+        painted = pool.submit(task(pixels, seen, seed=7, candidates=2, **QUICK)).result(timeout=300)
+    assert same(painted, expected) and any(p.preview is not None for p in seen)

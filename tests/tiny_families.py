@@ -413,12 +413,14 @@ class TinyFamilies:
 
         families = TinyFamilies.shared(tmp_path_factory)
         folder = families.folder("flux-fill"); gguf = families.gguf("flux-fill", "Q8_0")
+        painter = families.painter("flux-fill", soft_mask=0)
     """
 
     _shared: "TinyFamilies | None" = None
 
     def __init__(self, root: Path) -> None:
         self.root = root
+        self._painters: dict[tuple, object] = {}
 
     @classmethod
     def shared(cls, tmp_path_factory) -> "TinyFamilies":
@@ -432,6 +434,15 @@ class TinyFamilies:
         if not (folder / "model_index.json").is_file():
             save_pipeline(key, folder)
         return folder
+
+    def painter(self, key: str, **settings):
+        """The diffusion painter of family `key`'s folder (fp32), built once per session and settings."""
+        from canvas.painters import create_painter
+
+        cache_key = (key, tuple(sorted(settings.items())))
+        if cache_key not in self._painters:
+            self._painters[cache_key] = create_painter("diffusion", model=str(self.folder(key)), dtype="fp32", **settings)
+        return self._painters[cache_key]
 
     def gguf(self, key: str, quant: str) -> Path:
         path = self.root / f"{key}-{quant}.gguf"

@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from browsing import TIMEOUT, reload
 from serving import FillLikePainter, Server, TintPainter, png
@@ -87,6 +88,50 @@ def test_each_painter_shows_what_it_uses_with_its_defaults_and_keeps_what_was_ty
         assert page.input_value("#painter") == "fill" and page.input_value("#steps") == "50"
         page.select_option("#painter", "tint")
         assert page.input_value("#steps") == "25"
+        assert page.errors == []
+    finally:
+        server.stop()
+
+
+def test_a_flux_fill_painter_shows_its_family_and_paints_a_frame(open_page, tmp_path_factory, shots: Path):
+    # A tiny FLUX.1 Fill (tests/tiny_families.py) served beside PatchMatch, as
+    # `serve --painter diffusion --model FOLDER --painter patchmatch` does.
+    pytest.importorskip("diffusers")
+    from canvas.painters import load_painters
+    from serving import decode
+    from tiny_families import FAMILY_KINDS, TinyFamilies
+
+    if "flux-fill" not in FAMILY_KINDS:
+        pytest.skip("no tiny FLUX.1 Fill")
+    tiny = TinyFamilies.shared(tmp_path_factory)
+    server = Server(tmp_path_factory.mktemp("fill-data"), painters={"diffusion": tiny.painter("flux-fill"),
+                                                                     **load_painters(["patchmatch"])})
+    try:
+        photo = np.full((256, 256, 3), 120, np.uint8)
+        assert server.http("POST", "/api/canvases/default/upload?x=0&y=0", png(photo))[0] == 201
+        page = open_page(server)
+        assert page.locator("#painter option").all_inner_texts() == ["FLUX.1 Fill · flux-fill", "PatchMatch"]
+        assert page.input_value("#painter") == "diffusion"
+        assert "negative_prompt" not in shown(page) and {"prompt", "steps", "guidance"} <= shown(page)
+        assert page.input_value("#steps") == "50" and page.input_value("#guidance") == "30"
+        page.fill("#steps", "2")  # a quick job; the guidance stays the family's 30
+        page.fill("#prompt", "a harbour")
+        page.evaluate("() => window.boundless.frame.set(new window.boundless.bounds.constructor(128, 0, 512, 512))")
+        page.click("#generate")
+        entry = page.locator("#history li:has-text('family flux-fill')")
+        entry.wait_for(timeout=60_000)
+        page.wait_for_function("() => !window.boundless.jobs.busy", timeout=60_000)
+        text = entry.inner_text()
+        assert "frame" in text and "painter diffusion" in text and "steps 2" in text, text
+        page.screenshot(path=str(shots / "panel-flux-fill-painted.png"))
+        status, _, body = server.http("GET", "/api/canvases/default/export.png?x=128&y=0&w=512&h=512")
+        painted = decode(body)
+        assert status == 200 and (painted[..., 3] == 255).all() and painted[:, 256:, :3].std() > 0
+        client = server.socket()
+        params = client.ask({"type": "history"})["revisions"][-1]["params"]
+        client.close()
+        assert params["family"] == "flux-fill" and params["model"] == str(tiny.folder("flux-fill"))
+        assert (params["steps"], params["guidance"]) == (2, 30.0) and params["prompt"] == "a harbour"
         assert page.errors == []
     finally:
         server.stop()

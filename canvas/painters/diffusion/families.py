@@ -173,7 +173,7 @@ def _transformer(shapes: Shapes) -> str | None:
     if _has(shapes, "joint_blocks.0.context_block.adaLN_modulation.1.bias"):
         return "sd3"
     if _has(shapes, "single_stream_modulation.lin.weight"):
-        return "flux2-klein"
+        return None if _flux2_guided(shapes) else "flux2-klein"  # guided: FLUX.2 dev (not_painted says so)
     if _has(shapes, "distilled_guidance_layer.in_proj.bias"):
         return "chroma"
     img_in = _has(shapes, "img_in.weight")
@@ -188,7 +188,8 @@ def _transformer(shapes: Shapes) -> str | None:
     if "context_embedder.weight" in shapes and "pos_embed.proj.weight" in shapes:
         return "sd3"
     if "x_embedder.weight" in shapes and "double_stream_modulation_img.linear.weight" in shapes:
-        return "flux2-klein"  # its blocks share modulations; single blocks project q, k, v and MLP at once
+        # its blocks share modulations; single blocks project q, k, v and MLP at once
+        return None if _flux2_guided(shapes) else "flux2-klein"
     if "x_embedder.weight" in shapes and "single_transformer_blocks.0.attn.to_q.weight" in shapes:
         if "distilled_guidance_layer.in_proj.bias" in shapes:
             return "chroma"
@@ -196,7 +197,32 @@ def _transformer(shapes: Shapes) -> str | None:
     return None
 
 
+def _flux2_guided(shapes: Shapes) -> bool:
+    """A FLUX.2 transformer with a guidance embedding: FLUX.2 dev (guidance-distilled, 8
+    double and 48 single blocks 6144 wide, Mistral's 15360-wide text). Klein, step-distilled
+    or base, has none (its pipelines pass no guidance; 5 + 20 blocks 3072 wide for 4B)."""
+    return bool(_has(shapes, "guidance_in.in_layer.weight")) or \
+        "time_guidance_embed.guidance_embedder.linear_1.weight" in shapes
+
+
 RECOGNISERS: tuple[Callable[[Shapes], str | None], ...] = (_sd, _transformer)
+
+# Models no diffusers inpaint pipeline paints, though they look like a family's: told apart
+# so that the error names the model and what would paint the canvas instead.
+FLUX2_DEV = ("FLUX.2 dev: diffusers 0.42 has no inpaint pipeline for it (Flux2Pipeline only generates); "
+             "FLUX.2 Klein (Flux2KleinInpaintPipeline) or FLUX.1 Fill paints the canvas")
+NOT_PAINTED_PIPELINES = {"Flux2Pipeline": FLUX2_DEV}
+
+
+def not_painted(shapes: Shapes) -> str | None:
+    """Why a checkpoint or transformer the painter will not paint is refused (one line), or None."""
+    flux2 = _has(shapes, "single_stream_modulation.lin.weight") or "double_stream_modulation_img.linear.weight" in shapes
+    return FLUX2_DEV if flux2 and _flux2_guided(shapes) else None
+
+
+def not_painted_index(index: Mapping[str, Any]) -> str | None:
+    """The same for a diffusers folder, by its model_index.json."""
+    return NOT_PAINTED_PIPELINES.get(str(index.get("_class_name", "")))
 
 
 def recognise_shapes(shapes: Shapes) -> Family | None:
@@ -215,6 +241,8 @@ def recognise_file(path: Path) -> Family:
     except HeaderError as exc:
         raise UnknownModel(str(exc)) from None
     found = recognise_shapes(shapes)
+    if found is None and not_painted(shapes):
+        raise UnknownModel(f"{path}: {not_painted(shapes)}")
     if found is None:
         raise UnknownModel(f"{path}: not a model of a family the painter knows "
                            f"({', '.join(f.label for f in FAMILIES.values())})")

@@ -81,6 +81,7 @@ def prepare(pipeline: Any, settings: DiffusionSettings) -> LoadedModel:
         pipeline.to(device=device, dtype=dtype)
         if pipeline.vae.dtype != vae_dtype:
             pipeline.vae.to(dtype=vae_dtype)
+    for_inference(pipeline)
     _configure(pipeline, settings, device)
     native = int(unet.config.sample_size) * pipeline.vae_scale_factor
     return LoadedModel(
@@ -93,6 +94,15 @@ def prepare(pipeline: Any, settings: DiffusionSettings) -> LoadedModel:
         vae_dtype=vae_dtype,
         controlnet=getattr(pipeline, "controlnet", None),
     )
+
+
+def for_inference(pipeline: Any) -> None:
+    """Every module of the pipeline in eval mode, as from_pretrained leaves them. One built
+    in code is in training mode: its dropout (T5's 0.1) would change each window with the
+    global random generator, and a model so built would paint unlike the same one saved."""
+    for component in pipeline.components.values():
+        if isinstance(component, torch.nn.Module):
+            component.eval()
 
 
 def resolve_device(name: str) -> torch.device:

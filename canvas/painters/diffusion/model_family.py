@@ -13,7 +13,15 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from canvas.painters.diffusion.families import FAMILIES, Family, recognise_folder, recognise_index, recognise_shapes
+from canvas.painters.diffusion.families import (
+    FAMILIES,
+    Family,
+    not_painted,
+    not_painted_index,
+    recognise_folder,
+    recognise_index,
+    recognise_shapes,
+)
 from canvas.painters.diffusion.headers import HeaderError, safetensors_shapes
 from canvas.painters.diffusion.settings import DiffusionSettings, ModelError
 
@@ -62,6 +70,8 @@ def _pipeline_family(kind: str, where: Path | str, settings: DiffusionSettings) 
     if found is not None:
         return found
     name = str(index.get("_class_name", "?"))
+    if not_painted_index(index):
+        raise ModelError(f"{settings.model}: {not_painted_index(index)}")
     if "unet" in index:  # another SD pipeline's folder (its components load into the inpainting one)
         return FAMILIES["sdxl" if "XL" in name else "sd1"]
     raise ModelError(f"{settings.model}: a {name} is not a model of a family the painter knows "
@@ -77,13 +87,16 @@ def _file_family(path: Path, settings: DiffusionSettings) -> Family:
         if config is None:
             raise ModelError(f"{settings.model}: a GGUF file holds only the transformer: give --model-config DIR, "
                              "a diffusers folder of the same family (VAE, text encoders, tokenizers)")
-        found = recognise_shapes(gguf_shapes(path))
+        shapes = gguf_shapes(path)
+        found = recognise_shapes(shapes)
+        _refuse_unpainted(path, shapes)
     elif suffix == ".safetensors":
         try:
             shapes = safetensors_shapes(path)
         except HeaderError as exc:
             raise ModelError(f"{path}: not a readable .safetensors file: {exc}") from None
         found = recognise_shapes(shapes)
+        _refuse_unpainted(path, shapes)
         if found is None:
             raise ModelError(f"{path}: not a model of a family the painter knows "
                              f"({', '.join(f.label for f in FAMILIES.values())})")
@@ -101,6 +114,12 @@ def _file_family(path: Path, settings: DiffusionSettings) -> Family:
     return found
 
 
+def _refuse_unpainted(path: Path, shapes: dict[str, tuple[int, ...]]) -> None:
+    """A model that looks like a family's but that no pipeline paints: one line saying so."""
+    if not_painted(shapes):
+        raise ModelError(f"{path}: {not_painted(shapes)}")
+
+
 def _config_family(settings: DiffusionSettings) -> Family:
     folder = Path(str(settings.model_config)).expanduser()
     if not (folder / "model_index.json").is_file():
@@ -110,6 +129,8 @@ def _config_family(settings: DiffusionSettings) -> Family:
         index = json.loads((folder / "model_index.json").read_text())
         if isinstance(index, dict) and "unet" in index:
             return FAMILIES["sdxl" if "XL" in str(index.get("_class_name", "")) else "sd1"]
+        if isinstance(index, dict) and not_painted_index(index):
+            raise ModelError(f"--model-config {settings.model_config}: {not_painted_index(index)}")
         raise ModelError(f"--model-config {settings.model_config}: not a model of a family the painter knows")
     return found
 

@@ -18,7 +18,7 @@ import torch
 
 from canvas.painters.diffusion.families import Family
 from canvas.painters.diffusion.hashes import short_hash
-from canvas.painters.diffusion.loading import _quiet, first_line, resolve_device, resolve_dtype
+from canvas.painters.diffusion.loading import _quiet, first_line, for_inference, resolve_device, resolve_dtype
 from canvas.painters.diffusion.model_family import GGUF, FoundModel
 from canvas.painters.diffusion.settings import DiffusionSettings, ModelError
 
@@ -80,6 +80,7 @@ def prepare_pipeline(pipeline: Any, family: Family, settings: DiffusionSettings)
             pipeline.to(device=device)  # GGUF weights stay quantized: loaded in the dtype already
         else:
             pipeline.to(device=device, dtype=dtype)
+    for_inference(pipeline)
     if settings.attention_slicing and hasattr(pipeline, "enable_attention_slicing"):
         pipeline.enable_attention_slicing()
     if settings.vae_tiling and hasattr(pipeline.vae, "enable_tiling"):
