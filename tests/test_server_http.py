@@ -9,6 +9,7 @@ import json
 import struct
 import urllib.error
 import zlib
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pytest
@@ -137,7 +138,10 @@ def test_client_files_are_read_again_once_edited_and_nothing_outside_is_served(t
 
     def get(path: str, headers: list | None = None):
         scope = {"type": "http", "method": "GET", "path": "/" + path, "headers": headers or [], "path_params": {"path": path}}
-        return asyncio.run(files.get(Request(scope)))
+        # In a thread of its own: a worker that ran the browser tests first holds Playwright's
+        # event loop running in this thread until the session ends.
+        with ThreadPoolExecutor(1) as thread:
+            return thread.submit(asyncio.run, files.get(Request(scope))).result()
 
     first = get("")
     assert first.body == b'<head><meta name="boundless-canvas" content="garden"></head><p>one' and get("index.html").body == first.body
