@@ -261,6 +261,28 @@ def test_refine_windows_start_from_the_upsampled_coarse_picture_and_repeat_for_a
     assert np.array_equal(*pictures) and (pictures[0][..., 3] == 255).all()
 
 
+# -- the command line and the websocket ------------------------------------------------------
+
+
+def test_the_cli_takes_a_strategy_and_records_it(tmp_path, capsys):
+    from PIL import Image
+
+    from canvas.cli import main
+    from canvas.store import Store
+
+    Image.fromarray(small_photo(128)).save(tmp_path / "small.png")
+    canvas = tmp_path / "work.canvas"
+    args = ["expand", str(tmp_path / "small.png"), "--down", "64", "--canvas", str(canvas), "-q"]
+    assert main([*args, "--refine-strength", "2"]) == 2
+    assert "--refine-strength must be between 0 and 1" in capsys.readouterr().err and not canvas.exists()
+    out = tmp_path / "out.png"
+    assert main([*args, "--strategy", "coarse", "--refine-strength", "0.3", "-o", str(out)]) == 0
+    with Store.open(canvas) as store:
+        params = store.history()[-1].params
+    assert params["strategy"] == "coarse" and params["refine_strength"] == 0.3
+    assert "Strategy: coarse, Refine strength: 0.3" in Image.open(out).text["parameters"]
+
+
 # -- over the websocket --------------------------------------------------------------------
 
 

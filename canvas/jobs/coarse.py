@@ -32,7 +32,7 @@ from tiler.planner import plan_windows
 from tiler.rect import Rect, mask_bounds
 
 # auto: coarse when the tiles plan needs more windows than this (see README, "Big regions").
-AUTO_WINDOWS = 4
+AUTO_WINDOWS = 3
 # Context the coarse stage wants around the target, where the canvas has content, as a
 # share of the window on each side: about the planner's 25 % of a window.
 CONTEXT_SHARE = 0.25
