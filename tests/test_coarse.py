@@ -224,6 +224,7 @@ def test_strength_0_leaves_the_upsampled_coarse_picture(store, tiny_sd):
     coarse, fine = plan_stages(store, JobSpec(Expand(down=768), request=request, strategy="coarse", refine_strength=0))
     run_steps(store, tiny_sd, [coarse])
     area = Rect(0, 256, 256, 768)
+    assert (store.read(0, area)[..., 3] == 255).all()  # a viewer sees the coarse picture at once
     expected = upsampled(store, area, coarse.level)
     windows = run_steps(store, tiny_sd, [fine]).windows
     assert fine.request.strength == 0 and [w.rect.y for w in windows] == [0, 256, 512]
