@@ -17,7 +17,8 @@ seams, streaks and timings do), the table shows:
   what the whole photo really holds there;
 - `s`: seconds.
 
-    python bench/coherence.py [--painter patchmatch|sd|both] [--json out.json]
+    python bench/coherence.py [--painter patchmatch|sd|both] [--case NAME] [--strategy coarse]
+                              [--refine-strength 0.5] [--json out.json]
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ import numpy as np
 from common import ROOT
 
 from canvas.jobs import Expand, JobSpec, run_job
+from canvas.jobs.spec import REFINE_STRENGTH
 from canvas.painters import PaintRequest, create_painter
 from canvas.store import Store
 from tiler.rect import Rect
@@ -113,12 +115,13 @@ def layout(result: np.ndarray, truth: np.ndarray, new: np.ndarray) -> float:
     return float(np.abs(low(result) - low(truth)).mean(axis=2)[mostly_new].mean())
 
 
-def run(painter, picture: str, scale: float, crop: tuple, strategy: str, request: PaintRequest) -> dict:
+def run(painter, picture: str, scale: float, crop: tuple, strategy: str, request: PaintRequest,
+        refine: float = REFINE_STRENGTH) -> dict:
     truth, kept, grow = case(picture, scale, crop)
     with Store.open(":memory:") as store:
         store.import_image(truth[kept.slices], kept.x, kept.y)
         started = time.perf_counter()
-        result = run_job(store, painter, JobSpec(grow, request=request, strategy=strategy))
+        result = run_job(store, painter, JobSpec(grow, request=request, strategy=strategy, refine_strength=refine))
         seconds = time.perf_counter() - started
         area = store.bounds(0)
         out = store.read(0, area)[..., :3]
@@ -145,6 +148,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--painter", choices=("patchmatch", "sd", "both"), default="both")
     parser.add_argument("--case", action="append", choices=list(CASES), help="only these cases")
+    parser.add_argument("--strategy", action="append", choices=STRATEGIES, help="only these strategies")
+    parser.add_argument("--refine-strength", type=float, default=REFINE_STRENGTH, help="coarse: the refine stages' strength")
     parser.add_argument("--json", metavar="OUT")
     args = parser.parse_args()
     painters = []
@@ -164,9 +169,9 @@ def main() -> None:
     for name in args.case or CASES:
         picture, scale, crop = CASES[name]
         for label, painter, request in painters:
-            for strategy in STRATEGIES:
+            for strategy in args.strategy or STRATEGIES:
                 row = {"case": name, "painter": label, "strategy": strategy,
-                       **run(painter, picture, scale, crop, strategy, request)}
+                       **run(painter, picture, scale, crop, strategy, request, args.refine_strength)}
                 rows.append(row)
                 print(f"{name:<24} {label:<10} {strategy:<8} {row['windows']:>7} {row['seam']:>6.2f} {row['streak']:>6.2f} "
                       f"{row['detail']:>6.2f} {row['layout']:>6.1f} {row['s']:>7.1f}", flush=True)

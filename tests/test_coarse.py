@@ -152,6 +152,20 @@ def test_a_cancel_during_either_stage_commits_nothing_of_the_job(store, stage):
     run_job(store, EchoPainter(), JobSpec(Expand(down=64)))  # the canvas works on as before
 
 
+def test_the_store_drops_a_running_revision_and_only_that(store):
+    from canvas.store import StoreError
+
+    store.import_image(small_photo(), 0, 0)
+    before, history = store.read(1, Rect(0, 0, 256, 256)), store.history()
+    rev = store.begin_revision("expand", {})
+    store.commit(rev, 1, Rect(0, 128, 128, 128), np.full((128, 128, 4), 255, np.uint8))
+    assert store.drop_revision(rev) == Rect(0, 256, 256, 256)
+    assert store.history() == history and store.redo() is None
+    assert np.array_equal(store.read(1, Rect(0, 0, 256, 256)), before)
+    with pytest.raises(StoreError):
+        store.drop_revision(history[-1].id)  # finished: only undo takes it back
+
+
 def test_bad_strategies_are_one_clear_error():
     with pytest.raises(JobError, match="strategy must be one of tiles, coarse, auto"):
         JobSpec(Expand(down=64), strategy="fast")
