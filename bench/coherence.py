@@ -165,7 +165,8 @@ def main() -> None:
         painter = create_painter("diffusion", model=str(folder), dtype="fp32", offline=True)
         painters.append(("tiny-sd", painter, PaintRequest(seed=0, steps=4, guidance=1.0)))
     rows = []
-    print(f"{'case':<24} {'painter':<10} {'strategy':<8} {'windows':>7} {'seam':>6} {'streak':>6} {'detail':>6} {'layout':>6} {'s':>7}")
+    print(f"{'case':<24} {'painter':<10} {'strategy':<8} {'windows':>7} {'seam':>6} {'streak':>6} "
+          f"{'detail':>6} {'layout':>6} {'s':>7}")
     for name in args.case or CASES:
         picture, scale, crop = CASES[name]
         for label, painter, request in painters:

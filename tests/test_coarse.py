@@ -13,7 +13,7 @@ from pictures import EchoPainter, photo
 from canvas.jobs import Expand, Frame, Inpaint, JobPlanned, JobSpec, WindowCommitted, run_job, run_steps
 from canvas.jobs.coarse import coarse_level, plan_stages
 from canvas.jobs.guided import GrowTo, guided_steps
-from canvas.jobs.spec import JobError, Stage
+from canvas.jobs.spec import REFINE_STRENGTH, JobError, Stage
 from canvas.jobs.target import resolve_target
 from canvas.painters import CancelToken, PaintRequest, create_painter
 from canvas.store.pixels import upsample_smooth
@@ -107,7 +107,7 @@ def test_the_coarse_stage_paints_at_the_level_the_rule_says(store, down, levels)
     assert coarse_level(resolve_target(store, spec), 0, 512) == levels[0]
     if len(levels) > 1:
         assert [s.target.start for s in stages] == [None, *levels[:-1]]
-        assert stages[0].request == spec.request and all(s.request.strength == 0.5 for s in stages[1:])
+        assert stages[0].request == spec.request and all(s.request.strength == REFINE_STRENGTH for s in stages[1:])
         run_job(store, EchoPainter(), spec)
         assert max(store.authored_bounds()) == levels[0]  # authored at its level, as a zoom-out's rings
 

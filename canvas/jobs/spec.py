@@ -114,7 +114,7 @@ Target = Union[Expand, Frame, Inpaint, Stage]
 # (coarse), or coarse when the target needs more than a few windows (auto).
 STRATEGIES = ("tiles", "coarse", "auto")
 DEFAULT_STRATEGY = "tiles"  # what the CLI and the server use when a job names none (README, "Big regions")
-REFINE_STRENGTH = 0.5  # coarse: how far each refine stage may depart from the upsampled picture
+REFINE_STRENGTH = 0.7  # coarse: how far each refine stage may depart from the upsampled picture
 
 
 @dataclass(frozen=True)
