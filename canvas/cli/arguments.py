@@ -5,7 +5,9 @@ from __future__ import annotations
 import argparse
 
 from canvas.jobs import MAX_GROW, PREFILLS, TilerSettings
+from canvas.jobs.coarse import AUTO_WINDOWS
 from canvas.jobs.guided import ANCHORS
+from canvas.jobs.spec import DEFAULT_STRATEGY, REFINE_STRENGTH, STRATEGIES
 from canvas.video.path import EASINGS
 from canvas.painters import PAINTERS
 from canvas.painters.diffusion import CHOICES, DEVICES, DTYPES
@@ -38,6 +40,7 @@ def build_parser() -> Parser:
         expand.add_argument(f"--{side}", type=int, default=0, metavar="N", help=f"px to add {_side_help(side)}")
     _output_arguments(expand)
     _job_arguments(expand)
+    _strategy_arguments(expand)
 
     inpaint = commands.add_parser(
         "inpaint",
@@ -51,6 +54,7 @@ def build_parser() -> Parser:
     _segment_arguments(inpaint)
     _output_arguments(inpaint)
     _job_arguments(inpaint)
+    _strategy_arguments(inpaint)
 
     zoomout = commands.add_parser(
         "zoomout",
@@ -84,6 +88,7 @@ def build_parser() -> Parser:
                       help="the prompt of one vertical stage, in order, repeatable")
     _output_arguments(grow)
     _job_arguments(grow)
+    _strategy_arguments(grow)
 
     video = commands.add_parser(
         "video",
@@ -210,6 +215,18 @@ def _job_arguments(parser: argparse.ArgumentParser, steps_flag: str = "--steps")
     tiling.add_argument("--feather", type=int, default=DEFAULTS.feather, help=f"px of the seam blend (default {DEFAULTS.feather})")
     tiling.add_argument("--prefill", default=DEFAULTS.prefill, choices=PREFILLS, help=f"start image of the unknown part (default {DEFAULTS.prefill})")
     tiling.add_argument("--no-colour-match", dest="colour_match", action="store_false", help="keep the painter's colours as they are")
+
+
+def _strategy_arguments(parser: argparse.ArgumentParser) -> None:
+    """How a big target is painted (canvas/jobs/coarse.py; README, "Big regions")."""
+    group = parser.add_argument_group("big regions")
+    group.add_argument("--strategy", default=DEFAULT_STRATEGY, choices=STRATEGIES,
+                       help="tiles: window by window at full resolution; coarse: the whole target at a coarse level "
+                            f"first, then refined level by level; auto: coarse when it needs more than {AUTO_WINDOWS} "
+                            f"windows (default {DEFAULT_STRATEGY})")
+    group.add_argument("--refine-strength", type=float, default=REFINE_STRENGTH, metavar="X",
+                       help=f"coarse: how far each finer level may depart from the coarser picture, 0-1 "
+                            f"(default {REFINE_STRENGTH})")
 
 
 def _pool_arguments(parser: argparse.ArgumentParser | argparse._ArgumentGroup, what: str) -> None:

@@ -195,6 +195,7 @@ def _run(args: argparse.Namespace, target: Target | Staged, image: np.ndarray | 
     output = _output_path(args.output) if args.output else None
     options = painter_options(args, [args.painter])  # checks the painter's names first: one line, no torch
     request, tiler = _settings(args)
+    strategy = _strategy(args)
     with _painting(args, options.get(args.painter, {})) as (painter, pool):
         # Steps, guidance and strength not given are the painter's (a model family's) defaults.
         request = replace(request, **{key: value for key, value in defaults_of(painter).items() if getattr(args, key) is None})
@@ -205,11 +206,12 @@ def _run(args: argparse.Namespace, target: Target | Staged, image: np.ndarray | 
             progress = ProgressBar(enabled=not args.quiet)
             if isinstance(target, tuple):
                 kind, record, make = target
-                specs = make(store, request, tiler)
+                specs = [replace(spec, **strategy) for spec in make(store, request, tiler)]
                 params = {**recorded_params(specs[0], painter), **record, "target": kind}
                 result = run_steps(store, painter, specs, kind=kind, params=params, on_event=progress, pool=pool)
             else:
-                result = run_job(store, painter, JobSpec(target, request=request, tiler=tiler), on_event=progress, pool=pool)
+                spec = JobSpec(target, request=request, tiler=tiler, **strategy)
+                result = run_job(store, painter, spec, on_event=progress, pool=pool)
             if result.status != "done":
                 raise UserError(f"the job was {result.status} after {result.windows_done} windows")
             bounds = store.bounds(0)
@@ -263,6 +265,15 @@ def _settings(args: argparse.Namespace) -> tuple[PaintRequest, TilerSettings]:
         **{key: getattr(args, key) for key in ("steps", "guidance", "strength") if getattr(args, key) is not None},
     )
     return request, settings
+
+
+def _strategy(args: argparse.Namespace) -> dict[str, Any]:
+    """`--strategy` and `--refine-strength` as JobSpec fields (commands without them: tiles)."""
+    if not hasattr(args, "strategy"):
+        return {}
+    if not 0.0 <= args.refine_strength <= 1.0:
+        raise UserError(f"--refine-strength must be between 0 and 1, got {args.refine_strength}")
+    return {"strategy": args.strategy, "refine_strength": args.refine_strength}
 
 
 @contextlib.contextmanager

@@ -30,13 +30,15 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
+from canvas.jobs.coarse import plan_stages
 from canvas.jobs.events import EventCallback, JobPlanned, WindowCommitted, WindowProgress
 from canvas.jobs.pool import InlinePool, PainterPool, WindowTask
-from canvas.jobs.spec import JobError, JobSpec
+from canvas.jobs.spec import JobError, JobSpec, Stage
 from canvas.jobs.target import TargetPixels, resolve_target
 from canvas.jobs.window import PaintedWindow, WindowPixels
 from canvas.painters.base import CancelToken, Cancelled, PaintProgress, Painter, label_of, paints_from_nothing, uses_of
 from canvas.store import Store
+from canvas.store.pixels import upsample_smooth
 from tiler.planner import Window, plan_windows
 from tiler.rect import Rect
 
@@ -53,6 +55,9 @@ class JobResult:
     windows_done: int
     windows: list[Window]
     seconds: float
+    # A coarse-to-fine job cancelled: its revision is gone, and this is the area (level 0)
+    # whose tiles it had written, which viewers must see again as they were (None: none).
+    taken_back: Rect | None = None
 
 
 def run_job(
@@ -89,6 +94,10 @@ def run_steps(
     are the first step's. The first step is planned before anything is written, so bad
     input raises JobError with the canvas untouched.
 
+    A step whose strategy is coarse (canvas/jobs/coarse.py) is painted in several stages,
+    all in this job; cancelled, such a job takes back everything it painted (its revision
+    is dropped, `JobResult.taken_back` says where).
+
     `pool` paints the windows (several at once when it is larger than one); without one,
     `painter` paints them here. With a pool, `painter` may be None: the record then
     describes the pool's painter.
@@ -103,33 +112,50 @@ def run_steps(
     emit = on_event or (lambda event: None)
     cancel = cancel or CancelToken()
     described = painter if painter is not None else getattr(pool, "profile", pool)  # what paints, as records read it
-    first = _plan(store, steps[0], described)
+    # A step's strategy may make it several stages (canvas/jobs/coarse.py): planned when
+    # the step starts, as the step itself; the first before anything is written.
+    stages = plan_stages(store, steps[0])
+    first = _plan(store, stages[0], described)
     if params is None:
         params = recorded_params(steps[0], described)
-    info = {"plan": [list(w.rect.as_tuple()) for w in first[1]], "level": steps[0].level}
+    info = {"plan": [list(w.rect.as_tuple()) for w in first[1]], "level": stages[0].level}
     rev = store.begin_revision(kind or type(steps[0].target).__name__.lower(), params, info)
 
     job = _Painting(store, pool, rev, emit, cancel, select)
     status = "done"
     windows: list[Window] = []
     plans: list[dict[str, Any]] = []
+    staged = len(stages) > 1  # coarse to fine: a cancel takes back the whole job
     try:
-        for number, spec in enumerate(steps):
-            pixels, plan = first if number == 0 else _plan(store, spec, described)
-            windows += plan
-            plans.append({"level": spec.level, "plan": [list(w.rect.as_tuple()) for w in plan]})
-            emit(JobPlanned(rev=rev, windows=[w.rect for w in plan], level=spec.level, stage=number, stages=len(steps)))
-            if not job.paint_stage(spec, pixels, plan):
-                status = "cancelled"
-                break
+        for number, step in enumerate(steps):
+            if number:
+                stages = plan_stages(store, step)
+                staged |= len(stages) > 1
+            for index, spec in enumerate(stages):
+                pixels, plan = first if not plans else _plan(store, spec, described)
+                windows += plan
+                plans.append({"level": spec.level, "plan": [list(w.rect.as_tuple()) for w in plan]})
+                total = len(plans) + len(stages) - 1 - index + len(steps) - 1 - number  # as far as planned
+                emit(JobPlanned(rev=rev, windows=[w.rect for w in plan], level=spec.level, stage=len(plans) - 1,
+                                stages=total))
+                if not job.paint_stage(spec, pixels, plan):
+                    raise Cancelled()
     except Cancelled:
         status = "cancelled"
     except BaseException as exc:
-        # Ctrl+C cancels; anything else fails the job. Committed windows stay either way.
+        # Ctrl+C cancels; anything else fails the job. Committed windows stay either way,
+        # but for a cancelled coarse-to-fine job (below).
         failed = isinstance(exc, Exception)
+        if staged and not failed:
+            store.drop_revision(rev)
+            raise
         store.finish_revision(rev, "failed" if failed else "cancelled", windows=job.done, error=str(exc) or type(exc).__name__,
                               **_steps_info(plans))
         raise
+    if status == "cancelled" and staged:
+        # A coarse picture half refined is no picture anyone asked for: nothing stays.
+        taken_back = store.drop_revision(rev)
+        return JobResult(rev, status, 0, windows, time.perf_counter() - started, taken_back=taken_back)
     store.finish_revision(rev, status, windows=job.done, **_steps_info(plans))
     return JobResult(rev, status, job.done, windows, time.perf_counter() - started)
 
@@ -137,10 +163,12 @@ def run_steps(
 def _plan(store: Store, spec: JobSpec, painter: Any) -> tuple[TargetPixels, list[Window]]:
     """The target's pixels and windows. A window with nothing known in it when it is
     painted (a frame on an empty canvas) is painted from the prompt alone; a painter that
-    takes no prompt cannot paint it, and the job fails before anything is written."""
+    takes no prompt cannot paint it, and the job fails before anything is written. A
+    refine stage's windows start from the coarser picture, so they never paint from nothing."""
     pixels = resolve_target(store, spec)
     plan = plan_windows(pixels.known, pixels.target, pixels.area, window=spec.tiler.window, context=spec.tiler.context)
-    if not paints_from_nothing(painter) and any(window.context == 0 for window in plan):
+    refines = isinstance(spec.target, Stage) and spec.target.start is not None
+    if not refines and not paints_from_nothing(painter) and any(window.context == 0 for window in plan):
         raise JobError(f"{label_of(painter)} copies from known pixels and there are none here: upload a picture, "
                        f"move the frame next to what is painted, or use a painter that paints from a prompt (diffusion)")
     return pixels, plan
@@ -237,6 +265,7 @@ class _Painting:
             known=pixels.known[local.slices].copy(),
             fill=pixels.target_left[local.slices].copy(),
             outside_known=_ring(pixels, rect),
+            start=_upsampled(self.store, spec, rect),
         )
         request = replace(spec.request, seed=_window_seed(spec.request.seed, before + index))
 
@@ -279,6 +308,17 @@ def _ring(pixels: TargetPixels, rect: Rect) -> np.ndarray:
     inside = outer.intersect(pixels.area)
     ring[inside.relative_to(outer).slices] = pixels.known[inside.relative_to(pixels.area).slices]
     return ring
+
+
+def _upsampled(store: Store, spec: JobSpec, rect: Rect) -> np.ndarray | None:
+    """A refine stage's start over `rect`: the coarser level's picture, smoothly upsampled
+    (RGBA; alpha 0 where that level holds nothing)."""
+    target = spec.target
+    if not isinstance(target, Stage) or target.start is None:
+        return None
+    shift = target.start - spec.level
+    source = rect.to_level(spec.level, target.start).grow(1)
+    return upsample_smooth(store.read(target.start, source), source, shift, rect)
 
 
 def _window_seed(seed: int, index: int) -> int:

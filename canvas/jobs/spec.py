@@ -84,7 +84,37 @@ class Inpaint:
         return Rect(self.x, self.y, self.mask.shape[1], self.mask.shape[0])
 
 
-Target = Union[Expand, Frame, Inpaint]
+@dataclass(frozen=True, eq=False)
+class Stage:
+    """One stage of a coarse-to-fine job (canvas/jobs/coarse.py): paint `mask` (bool h x w,
+    corner at x, y, at the spec's level), the job's target as it falls on this level.
+
+    `scale`: how many levels above the job's own this one lies. Above it, context is only
+    what is known all through (alpha 255): a pixel that also covers an empty one of the
+    job's level is neither context nor painted, so nothing the job paints shows where the
+    job leaves the canvas empty. `start`: the coarser level whose picture, upsampled, the
+    windows start from (a refine stage); None for the coarse stage, which starts from the
+    prefill as every job does.
+    """
+
+    mask: np.ndarray
+    x: int
+    y: int
+    scale: int = 0
+    start: int | None = None
+
+    @property
+    def rect(self) -> Rect:
+        return Rect(self.x, self.y, self.mask.shape[1], self.mask.shape[0])
+
+
+Target = Union[Expand, Frame, Inpaint, Stage]
+# How a job paints a big target (canvas/jobs/coarse.py): window by window at its level
+# (tiles), the whole target at a coarse level first and then refined level by level
+# (coarse), or coarse when the target needs more than a few windows (auto).
+STRATEGIES = ("tiles", "coarse", "auto")
+DEFAULT_STRATEGY = "tiles"  # what the CLI and the server use when a job names none (README, "Big regions")
+REFINE_STRENGTH = 0.7  # coarse: how far each refine stage may depart from the upsampled picture
 
 
 @dataclass(frozen=True)
@@ -117,10 +147,17 @@ class JobSpec:
     request: PaintRequest = field(default_factory=PaintRequest)
     tiler: TilerSettings = field(default_factory=TilerSettings)
     level: int = 0
+    strategy: str = "tiles"  # one of STRATEGIES
+    refine_strength: float = REFINE_STRENGTH
 
     def __post_init__(self) -> None:
         if not 0 <= self.level <= MAX_LEVEL:
             raise JobError(f"level must be between 0 and {MAX_LEVEL}, got {self.level}")
+        if self.strategy not in STRATEGIES:
+            raise JobError(f"strategy must be one of {', '.join(STRATEGIES)}, got {self.strategy!r}")
+        strength = self.refine_strength
+        if isinstance(strength, bool) or not isinstance(strength, (int, float)) or not 0.0 <= strength <= 1.0:
+            raise JobError(f"refine strength must be between 0 and 1, got {strength!r}")
 
     def describe(self, uses: Collection[str] = ()) -> dict[str, Any]:
         """The settings recorded with the job's revision and in exported PNGs, A1111 style:
@@ -144,6 +181,8 @@ class JobSpec:
             params["candidates"] = request.candidates
         params.update(request.options)
         params.update(asdict(self.tiler))
+        if self.strategy != "tiles":
+            params.update(strategy=self.strategy, refine_strength=self.refine_strength)
         return params
 
 
@@ -155,4 +194,5 @@ def _describe_target(target: Target) -> str:
         r = target.rect
         return f"frame {r.w}x{r.h} at {r.x},{r.y}"
     r = target.rect
-    return f"inpaint {int(target.mask.sum())} px in {r.w}x{r.h} at {r.x},{r.y}"
+    kind = "inpaint" if isinstance(target, Inpaint) else "stage"
+    return f"{kind} {int(target.mask.sum())} px in {r.w}x{r.h} at {r.x},{r.y}"

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from canvas.jobs.spec import MAX_TARGET_PX, Expand, Frame, Inpaint, JobError, JobSpec
+from canvas.jobs.spec import MAX_TARGET_PX, Expand, Frame, Inpaint, JobError, JobSpec, Stage
 from canvas.store import Store
 from tiler.rect import Rect
 
@@ -38,10 +38,12 @@ def resolve_target(store: Store, spec: JobSpec) -> TargetPixels:
         )
     area = goal.grow(window)
     alpha = store.read(level, area)[..., 3]
-    known = alpha >= KNOWN_ALPHA
+    # Above a coarse-to-fine job's own level, only what is known all through is context.
+    coarse = isinstance(spec.target, Stage) and spec.target.scale > 0
+    known = alpha == 255 if coarse else alpha >= KNOWN_ALPHA
     target = np.zeros(known.shape, dtype=bool)
     inner = goal.relative_to(area).slices
-    if isinstance(spec.target, Inpaint):
+    if isinstance(spec.target, (Inpaint, Stage)):
         target[inner] = spec.target.mask
     else:
         target[inner] = ~known[inner]
@@ -62,6 +64,6 @@ def _goal_rect(store: Store, spec: JobSpec) -> Rect:
         if target.rect.empty:
             raise JobError("the frame is empty")
         return target.rect
-    if isinstance(target, Inpaint):
+    if isinstance(target, (Inpaint, Stage)):
         return target.rect
     raise JobError(f"unknown target {target!r}")

@@ -29,6 +29,9 @@ class WindowPixels:
     known: np.ndarray  # bool: context pixels
     fill: np.ndarray  # bool: pixels this window paints and commits
     outside_known: np.ndarray  # bool (h+2) x (w+2): which pixels around the window are known
+    # RGBA: where the unknown pixels start, where its alpha says known (a coarse-to-fine
+    # job's refine stage: the coarser level upsampled); None: the prefill everywhere.
+    start: np.ndarray | None = None
 
 
 @dataclass
@@ -55,7 +58,10 @@ def paint_window(
     )
     start = _start(rgb, pixels, settings.prefill, request.seed)
     changed = masks.alpha > 0
-    painted = _ask(painter, start, masks.generate, pixels, request, progress, cancel)
+    if pixels.start is not None and request.strength <= 0:
+        painted = [start] * max(1, request.candidates)  # refined not at all: the upsampled picture
+    else:
+        painted = _ask(painter, start, masks.generate, pixels, request, progress, cancel)
     cancel.raise_if_cancelled()
     candidates = []
     for candidate in painted:
@@ -74,12 +80,16 @@ def paint_window(
 def _start(rgb: np.ndarray, pixels: WindowPixels, mode: str, seed: int) -> np.ndarray:
     """The image the painter starts from: the unknown pixels prefilled. "original" keeps
     the canvas's own pixels under the target (inpainting a picture) and edge-fills only
-    the empty ones."""
+    the empty ones. A start picture (a refine stage's) replaces the fill where it has one."""
     unknown = ~pixels.known
+    given = None if pixels.start is None else unknown & (pixels.start[..., 3] >= KNOWN_ALPHA)
     if mode == "original":
         unknown &= pixels.rgba[..., 3] < KNOWN_ALPHA
         mode = "edge"
-    return prefill(rgb, unknown, mode, seed=seed)
+    out = prefill(rgb, unknown, mode, seed=seed)
+    if given is not None and given.any():
+        out[given] = pixels.start[..., :3][given]
+    return out
 
 
 def _ask(

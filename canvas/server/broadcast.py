@@ -216,7 +216,13 @@ class Broadcaster:
         self.send(job.canvas, message)
         if job.done is not None and not job.done.done():
             job.done.set_result(event)
+        if event.taken_back is not None:  # a coarse-to-fine job cancelled: its tiles are gone again
+            return self._taken_back(job.canvas, event.taken_back)
         return self.history_changed(job.canvas) if event.rev else None
+
+    async def _taken_back(self, canvas: str, area: Rect) -> None:
+        await self.history_changed(canvas)
+        await self.refresh(canvas, area, self.canvases.store(canvas).head)
 
     # -- pixels and history ----------------------------------------------------------------
 

@@ -7,7 +7,7 @@ a grow starts from the bounds the canvas has then, not when it was asked.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Callable
 
 from canvas.jobs import JobError, JobSpec, TilerSettings, recorded_params
@@ -17,7 +17,7 @@ from canvas.jobs.zoom import DEFAULT_FACTOR, MAX_FACTOR, MIN_FACTOR, zoom_out_st
 from canvas.painters import PaintRequest, Painter
 from canvas.server import limits
 from canvas.server.errors import ApiError, bad
-from canvas.server.protocol import integer, number, rect, text
+from canvas.server.protocol import integer, number, rect, strategy, text
 from canvas.store import Store
 
 MAX_ZOOM_STEPS = 16
@@ -66,12 +66,13 @@ def grow(message: dict[str, Any], request: PaintRequest, tiler: TilerSettings) -
     params: dict[str, Any] = {"preset": preset} if preset else {"to": _describe(goal)}
     if prompts:
         params["stage_prompts"] = prompts
+    painting = strategy(message)
 
     def build(store: Store) -> list[JobSpec]:
         bounds = store.bounds(0)
         if bounds.empty:
             raise JobError("the canvas is empty: import an image before growing it")
-        return guided_steps(bounds, goal or full_body(bounds), prompts, request, tiler)
+        return [replace(spec, **painting) for spec in guided_steps(bounds, goal or full_body(bounds), prompts, request, tiler)]
 
     return Stages("grow", params, build)
 

@@ -20,7 +20,7 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 
 from canvas.jobs import Expand, Frame, Inpaint, JobError, JobSpec, TilerSettings
-from canvas.jobs.spec import MAX_GROW, MAX_LEVEL, prefill_for
+from canvas.jobs.spec import DEFAULT_STRATEGY, MAX_GROW, MAX_LEVEL, REFINE_STRENGTH, STRATEGIES, prefill_for
 from canvas.painters import SAMPLING_DEFAULTS, Choice, Option, PaintRequest
 from canvas.server import limits
 from canvas.segment.prompt import SegmentError, SegmentPrompt
@@ -44,6 +44,7 @@ _MISSING = object()
 PARAMS = {
     "prompt", "negative_prompt", "seed", "steps", "guidance", "strength", "candidates",
     "auto_accept", "painter", "window", "context", "pad", "feather", "prefill", "colour_match",
+    "strategy", "refine_strength",
 }
 
 
@@ -266,7 +267,20 @@ def job_spec(message: dict[str, Any], target: Any, painters: Mapping[str, Mappin
     `windows`: each painter's native window (if it has one), the window of jobs that give none;
     `defaults`: each painter's steps, guidance and strength (`defaults_of`), for jobs that give none."""
     request, settings, auto, painter = job_settings(message, painters, windows, defaults)
-    return _job(JobSpec, target, request=request, tiler=settings, level=level(message)), auto, painter
+    spec = _job(JobSpec, target, request=request, tiler=settings, level=level(message), **strategy(message))
+    return spec, auto, painter
+
+
+def strategy(message: dict[str, Any]) -> dict[str, Any]:
+    """A job's `params.strategy` (tiles, coarse, auto) and `params.refine_strength`, as
+    JobSpec fields (canvas/jobs/coarse.py)."""
+    params = message.get("params", {})
+    if not isinstance(params, dict):
+        raise bad("params must be an object", "bad_field")
+    chosen = text(params, "strategy", 16, DEFAULT_STRATEGY)
+    if chosen not in STRATEGIES:
+        raise bad(f"strategy must be one of {', '.join(STRATEGIES)}, got {chosen[:40]!r}", "bad_choice")
+    return {"strategy": chosen, "refine_strength": number(params, "refine_strength", 0.0, 1.0, REFINE_STRENGTH)}
 
 
 def job_settings(message: dict[str, Any], painters: Mapping[str, Mapping[str, Option | Choice]],

@@ -113,6 +113,7 @@ class JobFinished:
     seconds: float = 0.0
     code: str = ""  # failed: bad_job | busy | painter_failed | out_of_memory | timeout | disk_full | read_only | io_error
     reason: str = ""
+    taken_back: Rect | None = None  # a cancelled coarse-to-fine job's area (level 0): its revision is gone
 
 
 Listener = Callable[[Job, Any], None]
@@ -339,7 +340,7 @@ class JobQueue:
                 return JobFinished("failed", code="busy", reason=str(exc))
             code = "out_of_memory" if "OutOfMemory" in type(exc).__name__ else "painter_failed"  # torch's CUDA OOM
             return JobFinished("failed", code=code, reason=_reason(exc))
-        return JobFinished(result.status, result.rev, result.windows_done, result.seconds)
+        return JobFinished(result.status, result.rev, result.windows_done, result.seconds, taken_back=result.taken_back)
 
     def _import(self, job: Job, store: Any, started: float) -> JobFinished:
         assert job.image is not None

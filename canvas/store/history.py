@@ -130,6 +130,11 @@ class History:
             (_edges(touched), top, _edges(extent), rev),
         )
 
+    def touched(self, rev: int) -> Rect | None:
+        """The bbox (level 0) of everything revision ``rev`` wrote; None if nothing."""
+        row = self.db.execute("SELECT touched FROM revisions WHERE id = ?", (rev,)).fetchone()
+        return _rect(row[0]) if row else None
+
     def latest_touching(self, area: Rect) -> Revision | None:
         """The newest active revision whose touched bbox meets ``area`` (level-0 coordinates)."""
         head = self.head

@@ -272,6 +272,21 @@ class Store:
                 self._deferred.append(lambda: self._finish_if_there(rev, status, info))
                 raise
 
+    def drop_revision(self, rev: int) -> Rect | None:
+        """Take back the running head revision ``rev`` as if it had never run: its tiles and
+        the revision itself go, and the head moves back to the revision before it. Returns
+        the area (level 0) it had written, which viewers must read again (None: nothing)."""
+        with self._open():
+            self._check_running_head(rev)
+            touched = self._history.touched(rev)
+            previous = self._history.previous(rev)
+            self._move_head(previous)
+            with self._transaction():
+                self._layers.drop_after(previous)
+                self._history.drop_after(previous)
+            self._layers.forget_after(previous)
+            return touched
+
     # -- history -------------------------------------------------------------------------
 
     def undo(self) -> Revision | None:
