@@ -7,7 +7,8 @@
  */
 
 // The family (a diffusion painter's: "flux-fill", "sdxl") says which kind of model painted it.
-const SHOWN = ["prompt", "seed", "steps", "painter", "family", "window", "candidates", "source"];
+// The strategy is recorded only when it is not tiles (coarse, auto).
+const SHOWN = ["prompt", "seed", "steps", "painter", "family", "window", "strategy", "candidates", "source"];
 
 function describe(params) {
   const parts = [];

@@ -15,6 +15,11 @@
  * with them) and a job sends only those. Steps, guidance and strength start at the
  * painter's defaults, and what the user types is kept per painter ("diffusion:steps").
  *
+ * The strategy for big regions (`strategy`: tiles, coarse, auto) goes with every job; the
+ * refine strength (elements marked `data-refines`) shows, and is sent, only when the
+ * strategy is not tiles: every painter refines (diffusion by img2img, PatchMatch through
+ * its guide).
+ *
  *   <input data-setting="steps" data-uses="steps" type="number" value="25" data-kind="int">
  *   const panel = new Panel(document.querySelector("#settings"), "boundless.settings");
  *   panel.offerPainters(welcome.painters, welcome.painter_options, welcome.painter_windows, welcome.painter_info);
@@ -23,7 +28,7 @@
 
 // Keys sent to the server with a job; others (expand amount, brush size) stay in the client.
 const JOB_KEYS = ["prompt", "negative_prompt", "seed", "steps", "guidance", "strength", "candidates",
-  "window", "context", "pad", "feather", "colour_match"];
+  "window", "context", "pad", "feather", "colour_match", "strategy", "refine_strength"];
 // Settings whose default comes from the chosen painter: saved only once the user sets them.
 const PAINTER_DEFAULTS = ["window"];
 // The request's settings a painter may use (all of them, for a server that does not say),
@@ -43,10 +48,12 @@ export class Panel {
     this.fallback = Object.fromEntries(PER_PAINTER.map((key) => [key, this.defaults[key]]));  // the page's own
     this.onchange = () => {};
     this.load();
+    this.showRefine();
     root.addEventListener("input", (event) => {
       const key = event.target.dataset.setting;
       if (!key) return;
       if (key === "painter") this.showOptions();
+      if (key === "strategy") this.showRefine();
       if (PAINTER_DEFAULTS.includes(key)) this.saved[key] = this.raw(event.target);
       if (PER_PAINTER.includes(key) && this.painter()) this.saved[`${this.painter()}:${key}`] = this.raw(event.target);
       this.save();
@@ -139,6 +146,18 @@ export class Panel {
     }
   }
 
+  /** The refine strength, only for a strategy that refines (coarse or auto). */
+  showRefine() {
+    const tiles = this.refines() === false;
+    for (const el of this.root.querySelectorAll("[data-refines]")) el.hidden = tiles;
+  }
+
+  /** Whether the chosen strategy refines a coarse picture (undefined without the control). */
+  refines() {
+    const el = this.controls.get("strategy");
+    return el ? el.value !== "tiles" : undefined;
+  }
+
   /** Which of prompt, negative prompt, steps, guidance and strength the chosen painter uses. */
   uses() { return this.info[this.painter()]?.uses || USABLE; }
 
@@ -170,12 +189,14 @@ export class Panel {
     this.saved = {};
     for (const [key, el] of this.controls) this.setRaw(el, this.defaults[key]);
     this.showOptions();
+    this.showRefine();
     this.save();
     this.onchange(null);
   }
 
   set(key, value) {
     this.setRaw(this.controls.get(key), typeof value === "boolean" ? value : String(value));
+    if (key === "strategy") this.showRefine();
     if (PER_PAINTER.includes(key) && this.painter()) this.saved[`${this.painter()}:${key}`] = String(value);
     this.save();
     this.onchange(key);
@@ -205,6 +226,7 @@ export class Panel {
     for (const key of JOB_KEYS) {
       if (this.controls.has(key) && (!USABLE.includes(key) || uses.includes(key))) params[key] = this.value(key);
     }
+    if (this.refines() === false) delete params.refine_strength;  // tiles refine nothing
     const painter = this.painter();
     if (painter) {
       params.painter = painter;

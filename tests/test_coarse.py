@@ -211,16 +211,20 @@ def tiny_sd(tmp_path_factory):
 
 
 class Recording:
-    """The painter it wraps, remembering the image every window hands it."""
+    """The painter it wraps, remembering the image and mask every window hands it;
+    `before` (if given) runs at each call, before the real painter paints."""
 
-    def __init__(self, inner) -> None:
-        self.inner, self.images = inner, []
+    def __init__(self, inner, before=None) -> None:
+        self.inner, self.images, self.masks, self.before = inner, [], [], before
 
     def __getattr__(self, name):
         return getattr(self.inner, name)
 
     def paint(self, image, mask, request, progress, cancel):
         self.images.append(image.copy())
+        self.masks.append(mask.copy())
+        if self.before is not None:
+            self.before()
         return self.inner.paint(image, mask, request, progress, cancel)
 
 
@@ -272,6 +276,33 @@ def test_refine_windows_start_from_the_upsampled_coarse_picture_and_repeat_for_a
         pictures.append(store.read(0, Rect(0, 0, 256, 1024)))
         store.undo()
     assert np.array_equal(*pictures) and (pictures[0][..., 3] == 255).all()
+
+
+def test_every_refine_window_is_handed_the_upsampled_coarse_picture_inside_its_target(store, tiny_sd):
+    # Strength between 0 and 1: the painter runs (at 0 window.py skips it), so what it is
+    # handed is seen. Each window starts from level 1 as it is when the window is painted
+    # (earlier windows' refined pixels are in it by then), upsampled as the runner does.
+    store.import_image(small_photo(), 0, 0)
+    request = PaintRequest(seed=4, steps=2, guidance=1.0)
+    spec = JobSpec(Expand(down=768), request=request, strategy="coarse", refine_strength=0.5)
+    coarse, fine = plan_stages(store, spec)
+    run_steps(store, tiny_sd, [coarse])
+    windows, expected = [], []
+    painter = Recording(tiny_sd, before=lambda: expected.append(upsampled(store, windows[len(expected)], coarse.level)))
+    result = run_steps(store, painter, [fine],
+                       on_event=lambda e: windows.extend(e.windows) if isinstance(e, JobPlanned) else None)
+    assert result.status == "done" and len(windows) == len(painter.images) == len(expected) == 3
+    covered = np.zeros(1024, bool)  # rows of the target an earlier window painted
+    covered[:256] = True  # the photo
+    for rect, handed, mask, start in zip(windows, painter.images, painter.masks, expected):
+        rows = np.arange(rect.y, rect.y1)
+        fill = ~covered[rows][:, None] & (start[..., 3] > 0)  # the target this window paints
+        assert fill.sum() >= 256 * 256 and mask[fill].all()  # a 256 px band of the 256 px wide target, all repainted
+        difference = np.abs(handed[fill].astype(int) - start[fill][:, :3].astype(int))
+        assert difference.max() <= 1, (rect, difference.max())  # the upsampled picture, within rounding
+        assert handed[fill].std() > 5  # a picture, not a flat prefill
+        covered[rect.y:rect.y1] = True
+    assert (store.read(0, Rect(0, 0, 256, 1024))[..., 3] == 255).all()
 
 
 # -- the command line and the websocket ------------------------------------------------------

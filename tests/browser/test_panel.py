@@ -135,3 +135,55 @@ def test_a_flux_fill_painter_shows_its_family_and_paints_a_frame(open_page, tmp_
         assert page.errors == []
     finally:
         server.stop()
+
+
+def test_coarse_to_fine_from_the_panel_paints_a_big_expansion_and_is_recorded(open_page, tmp_path: Path, shots: Path):
+    # "Big regions": tiles by default, the refine strength hidden; chosen coarse, it shows
+    # for PatchMatch too (it refines through its guide), a job sends both, and they stay.
+    from canvas.painters import load_painters
+    from pictures import photo
+    from serving import decode
+
+    server = Server(tmp_path / "data", painters=load_painters(["patchmatch"]))
+    try:
+        assert server.http("POST", "/api/canvases/default/upload?x=0&y=0", png(photo("coffee", 256)))[0] == 201
+        page = open_page(server)
+        page.evaluate("() => { const ws = window.boundless.conn.socket, send = ws.send.bind(ws); window.sent = [];"
+                      " ws.send = (d) => { if (typeof d === 'string') window.sent.push(d); send(d); }; }")
+        assert page.input_value("#strategy") == "tiles"
+        assert not page.is_visible("#refine-strength") and not page.is_visible("label[for='refine-strength']")
+        page.select_option("#strategy", "auto")
+        assert page.is_visible("#refine-strength") and page.is_visible("label[for='refine-strength']")
+        assert page.input_value("#refine-strength") == "0.7"  # the server's default
+        page.select_option("#strategy", "coarse")
+        page.fill("#refine-strength", "0.5")
+        page.fill("#expand-by", "768")  # 256 px grown down by 768: three windows at level 0
+        page.screenshot(path=str(shots / "panel-coarse.png"))
+        page.click(".expand[data-side='down']")
+        sent = sent_params(page, "expand")
+        assert '"strategy":"coarse"' in sent and '"refine_strength":0.5' in sent, sent
+        entry = page.locator("#history li:has-text('strategy coarse')")
+        entry.wait_for(timeout=60_000)
+        page.wait_for_function("() => !window.boundless.jobs.busy", timeout=60_000)
+        assert "expand" in entry.inner_text() and "painter patchmatch" in entry.inner_text()
+
+        store = server.state.canvases.store("default")
+        revision = store.history()[-1]
+        assert (revision.kind, revision.params["strategy"], revision.params["refine_strength"]) == ("expand", "coarse", 0.5)
+        assert max(store.authored_bounds()) >= 1  # a coarse stage painted above level 0
+        status, _, body = server.http("GET", "/api/canvases/default/export.png?x=0&y=0&w=256&h=1024")
+        painted = decode(body)
+        assert status == 200 and painted.shape[:2] == (1024, 256) and (painted[..., 3] == 255).all()  # every target pixel
+        assert painted[256:, :, :3].std() > 5  # a picture, not a flat fill
+
+        # Kept across a reload; back to tiles, the refine strength hides and is not sent.
+        reload(page)
+        assert page.input_value("#strategy") == "coarse" and page.input_value("#refine-strength") == "0.5"
+        assert page.is_visible("#refine-strength")
+        page.select_option("#strategy", "tiles")
+        assert not page.is_visible("#refine-strength")
+        params = page.evaluate("() => window.boundless.panel.params()")
+        assert params["strategy"] == "tiles" and "refine_strength" not in params, params
+        assert page.errors == []
+    finally:
+        server.stop()
