@@ -6,19 +6,21 @@ written below, with where its values come from. Every configuration is built on 
 device first (no memory, no time): its parameter count is checked against the published
 figure, and its work for one step (FLOPs of one denoiser forward at the 512 px latent
 size and the family's real text length, counted on meta tensors) is recorded. Then those
-that fit this machine are built for real in bf16 (this CPU has native bf16: AVX512-BF16;
-fp32 where it has not), one at a time, each in its own process (its peak memory is then
-its own), when twice its weights are free: the step is timed. The others show their
-meta figures and an estimate of the step from the measured FLOP rate, marked "est".
+named with --run are built for real in bf16 (this CPU has native bf16: AVX512-BF16; fp32
+on a CPU without), one at a time, each in its own process (its peak memory is then its
+own), and only when twice its weights are free: one forward is timed on one thread, by
+its CPU time (the step's own work on one core; the wall clock on a shared machine is
+printed beside it). The others show their meta figures and an estimate of the step from
+their FLOPs at the measured rate, marked "est".
 
-    python bench/families.py                            # meta figures only, a second
+    python bench/families.py                            # meta figures only
     python bench/families.py --run sd1 sd3 flux2-klein  # and time these for real
     python bench/families.py --run all --json artifacts/bench/families.json
 
-A step is one denoiser forward (classifier-free guidance, where a family's default uses
-it, makes two: `s_step_default`). The VAE and text encoders are not part of a step (a job
-encodes its prompt once and decodes each window once). The "typical GPU" columns are
-published figures, not measured here.
+A step is one denoiser forward; classifier-free guidance, where a family's default uses
+it, makes two (`s/step`). The VAE and text encoders are not part of a step (a job encodes
+its prompt once and decodes each window once). The "typical GPU" lines are published
+figures, not measured here.
 """
 
 from __future__ import annotations
@@ -275,31 +277,46 @@ def available_gb() -> float:
     return 0.0
 
 
-def measure(key: str, repeat: int) -> dict[str, Any]:
-    """In this process: build `key`'s denoiser for real, time its forward (best of
-    `repeat`, after one warm-up), and report this process's peak memory."""
+def measure(key: str, forwards: int) -> dict[str, Any]:
+    """In this process: build `key`'s denoiser for real, run `forwards` forwards (the
+    first a warm-up when there are two or more; the best of the rest counts; just one:
+    it counts, oneDNN's kernel set-up included, little against a step of many seconds),
+    and report this process's peak memory."""
     import torch
 
     config = CONFIGS[key]
     dtype = torch.bfloat16 if native_bf16() else torch.float32
-    torch.manual_seed(0)
-    started = time.perf_counter()
-    model = build(config, "cpu", dtype).eval()
-    built = time.perf_counter() - started
-    args, kwargs = inputs(config, "cpu", dtype)
-    times = []
-    with torch.inference_mode():
-        for _ in range(repeat + 1):
-            started = time.perf_counter()
-            model(*args, **kwargs)
-            times.append(time.perf_counter() - started)
-    return {"dtype": str(dtype).removeprefix("torch."), "threads": torch.get_num_threads(),
-            "build_s": round(built, 1), "s_forward": round(min(times[1:]), 2), "s_first": round(times[0], 2),
+    # One thread: on a shared machine another busy process stalls two threads' every
+    # OpenMP barrier, and their spinning inflates even the CPU time; one thread's CPU
+    # time is the step's own work on one core, whatever else runs.
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        torch.manual_seed(0)
+        started = time.perf_counter()
+        model = build(config, "cpu", dtype).eval()
+        built = time.perf_counter() - started
+        args, kwargs = inputs(config, "cpu", dtype)
+        times, cpu = [], []
+        with torch.inference_mode():
+            for _ in range(forwards):
+                started, used = time.perf_counter(), time.process_time()
+                model(*args, **kwargs)
+                times.append(time.perf_counter() - started)
+                cpu.append(time.process_time() - used)
+    finally:
+        torch.set_num_threads(threads)
+    best = min(range(1 if forwards > 1 else 0, forwards), key=cpu.__getitem__)
+    # cpu_s_forward: this process's CPU time for that forward, the figure that counts;
+    # s_forward, the wall clock, is as much more as the machine's other work took.
+    return {"dtype": str(dtype).removeprefix("torch."), "threads": 1, "forwards": forwards, "build_s": round(built, 1),
+            "s_forward": round(times[best], 2), "cpu_s_forward": round(cpu[best], 2), "s_first": round(times[0], 2),
+            "cpu_s_first": round(cpu[0], 2), "load_avg": round(os.getloadavg()[0], 1),
             "peak_gb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20, 2)}
 
 
-def measure_in_child(key: str, repeat: int) -> dict[str, Any]:
-    command = [sys.executable, __file__, "--measure-one", key, "--repeat", str(repeat)]
+def measure_in_child(key: str, forwards: int) -> dict[str, Any]:
+    command = [sys.executable, __file__, "--measure-one", key, "--forwards", str(forwards)]
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
     done = subprocess.run(command, capture_output=True, text=True, env=env)
     if done.returncode != 0:
@@ -312,11 +329,14 @@ def main() -> None:
     parser.add_argument("--json", metavar="OUT", help="also write the figures as JSON to OUT")
     parser.add_argument("--run", nargs="*", default=[], metavar="FAMILY",
                         help=f"build these for real and time a step ('all': every one that fits); of {', '.join(CONFIGS)}")
-    parser.add_argument("--repeat", type=int, default=1, help="timed forwards after the warm-up, the best counts")
+    parser.add_argument("--forwards", type=int, default=2,
+                        help="forwards a family run: the first warms up, the best of the rest counts (1: it counts)")
     parser.add_argument("--measure-one", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.forwards < 1:
+        parser.error("--forwards must be at least 1")
     if args.measure_one:
-        print(json.dumps(measure(args.measure_one, args.repeat)))
+        print(json.dumps(measure(args.measure_one, args.forwards)))
         return
     run = list(CONFIGS) if "all" in args.run else args.run
     unknown = [key for key in run if key not in CONFIGS]
@@ -330,7 +350,7 @@ def main() -> None:
             if free < need:
                 row["skipped"] = f"needs {need:.1f} GB free (2x its weights), {free:.1f} GB available"
             else:
-                row.update(measure_in_child(row["family"], args.repeat))
+                row.update(measure_in_child(row["family"], args.forwards))
     estimate(rows)
     print_table(rows)
     if args.json:
@@ -342,38 +362,42 @@ def estimate(rows: list[dict[str, Any]]) -> None:
     """For rows not run, s/forward from their FLOPs at the FLOP rate measured here (the
     median of the measured transformers', else of all measured): marked as an estimate."""
     def rate(row):
-        return row["tflop_forward"] / row["s_forward"]
+        return row["tflop_forward"] / row["cpu_s_forward"]
 
-    measured = [row for row in rows if "s_forward" in row]
+    measured = [row for row in rows if "cpu_s_forward" in row]
     transformers = [row for row in measured if row["denoiser"] != "UNet2DConditionModel"]
     basis = sorted(rate(row) for row in (transformers or measured))
     if not basis:
         return
     median = basis[len(basis) // 2] if len(basis) % 2 else (basis[len(basis) // 2 - 1] + basis[len(basis) // 2]) / 2
     for row in rows:
-        if "s_forward" not in row:
-            row["s_forward_est"] = round(row["tflop_forward"] / median, 1)
+        if "cpu_s_forward" not in row:
+            row["cpu_s_forward_est"] = round(row["tflop_forward"] / median, 1)
             row["est_tflops_basis"] = round(median, 3)
 
 
 def print_table(rows: list[dict[str, Any]]) -> None:
-    print("One 512 px window step of each family's denoiser on this CPU, random weights "
-          "(params: meta-device build; s/fwd: one forward; s/step: at the family's default guidance)")
+    print("One 512 px window step of each family's denoiser on this CPU, random weights. params: meta-device build;")
+    print("s/fwd: one forward's CPU time on one core (est: from its TFLOP at the measured rate); s/step: at the")
+    print("family's default guidance (two forwards with CFG); wall: the forward's wall clock on this shared machine.")
+    print(f"CPU: {'native bf16 (AVX512-BF16 or AMX): runs in bf16' if native_bf16() else 'no native bf16: runs in fp32'}; "
+          f"{os.cpu_count()} cores")
     print(f"{'family':<12} {'model':<19} {'params_B':>8} {'publ_B':>6} {'diff%':>6} {'bf16_GB':>7} "
-          f"{'TFLOP':>6} {'peak_GB':>7} {'s/fwd':>8} {'s/step':>8}  how")
+          f"{'TFLOP':>6} {'peak_GB':>7} {'s/fwd':>10} {'s/step':>10} {'wall_s':>7}  how")
     for row in rows:
-        measured = "s_forward" in row
-        forward = row.get("s_forward", row.get("s_forward_est"))
-        peak = f"{row['peak_gb']:.1f}" if measured else "-"
+        measured = "cpu_s_forward" in row
+        forward = row.get("cpu_s_forward", row.get("cpu_s_forward_est"))
         mark = "" if measured else " est"
         fwd = f"{forward:.1f}{mark}" if forward is not None else "-"
         step = f"{forward * forwards_per_step(row['family']):.1f}{mark}" if forward is not None else "-"
-        how = (f"measured, {row['dtype']}, {row['threads']} threads" if measured
-               else "meta build; " + (row.get("skipped") or row.get("error") or "not run")
-               + (f"; s from TFLOP at {row['est_tflops_basis']} TFLOP/s measured" if "s_forward_est" in row else ""))
+        peak = f"{row['peak_gb']:.1f}" if measured else "-"
+        wall = f"{row['s_forward']:.1f}" if measured else "-"
+        how = (f"measured, {row['dtype']}, 1 thread, {row['forwards']} fwd, load avg {row['load_avg']}" if measured
+               else "meta build only; " + (row.get("skipped") or row.get("error") or "not run")
+               + (f"; est at {row['est_tflops_basis']} TFLOP/s" if "cpu_s_forward_est" in row else ""))
         print(f"{row['family']:<12} {row['model']:<19} {row['params_b']:>8.3f} {row['published_b']:>6.2f} "
               f"{row['params_vs_published_pct']:>6.1f} {row['weights_gb_bf16']:>7.2f} {row['tflop_forward']:>6.2f} "
-              f"{peak:>7} {fwd:>8} {step:>8}  {how}")
+              f"{peak:>7} {fwd:>10} {step:>10} {wall:>7}  {how}")
     print()
     print("Typical GPU (published figures, NOT measured here):")
     for row in rows:

@@ -58,15 +58,31 @@ def test_only_families_with_guidance_by_default_take_two_forwards_a_step():
 
 def test_unmeasured_rows_are_estimated_from_the_measured_flop_rate():
     rows = [
-        {"family": "sd1", "denoiser": "UNet2DConditionModel", "tflop_forward": 1.0, "s_forward": 1.0},
-        {"family": "sd3", "denoiser": "SD3Transformer2DModel", "tflop_forward": 2.0, "s_forward": 10.0},
-        {"family": "flux2-klein", "denoiser": "Flux2Transformer2DModel", "tflop_forward": 6.0, "s_forward": 20.0},
+        {"family": "sd1", "denoiser": "UNet2DConditionModel", "tflop_forward": 1.0, "cpu_s_forward": 1.0},
+        {"family": "sd3", "denoiser": "SD3Transformer2DModel", "tflop_forward": 2.0, "cpu_s_forward": 10.0},
+        {"family": "flux2-klein", "denoiser": "Flux2Transformer2DModel", "tflop_forward": 6.0, "cpu_s_forward": 20.0},
         {"family": "flux", "denoiser": "FluxTransformer2DModel", "tflop_forward": 5.0},
     ]
     bench.estimate(rows)
     # The transformers' rates, 0.2 and 0.3 TFLOP/s: their median 0.25 (the UNet's left out).
-    assert rows[3]["est_tflops_basis"] == pytest.approx(0.25) and rows[3]["s_forward_est"] == pytest.approx(20.0)
-    assert all("s_forward_est" not in row for row in rows[:3])
+    assert rows[3]["est_tflops_basis"] == pytest.approx(0.25) and rows[3]["cpu_s_forward_est"] == pytest.approx(20.0)
+    assert all("cpu_s_forward_est" not in row for row in rows[:3])
     nothing = [{"family": "flux", "denoiser": "FluxTransformer2DModel", "tflop_forward": 5.0}]
     bench.estimate(nothing)
-    assert "s_forward_est" not in nothing[0]  # no measured rate, no estimate
+    assert "cpu_s_forward_est" not in nothing[0]  # no measured rate, no estimate
+
+
+def test_a_family_is_built_for_real_and_its_forward_timed(monkeypatch):
+    from dataclasses import replace
+
+    # SD 1.5's inputs and code path, on a UNet a few channels wide.
+    tiny = dict(bench.SD1, block_out_channels=(32, 64), layers_per_block=1, cross_attention_dim=32,
+                down_block_types=("CrossAttnDownBlock2D", "DownBlock2D"), up_block_types=("UpBlock2D", "CrossAttnUpBlock2D"),
+                norm_num_groups=8)
+    monkeypatch.setitem(bench.CONFIGS, "sd1", replace(bench.CONFIGS["sd1"], config=tiny))
+    figures = bench.measure("sd1", forwards=2)
+    assert figures["dtype"] == ("bfloat16" if bench.native_bf16() else "float32")
+    assert figures["threads"] == 1 and figures["forwards"] == 2
+    assert 0 < figures["cpu_s_forward"] and 0 < figures["s_forward"] and figures["peak_gb"] > 0
+    once = bench.measure("sd1", forwards=1)
+    assert once["cpu_s_forward"] == once["cpu_s_first"]  # one forward: the one that counts
