@@ -7,14 +7,17 @@ as the fast VAE. Weights are random: the time of a step does not depend on their
 
 Rows: fp32 and bf16, with and without classifier-free guidance, full and tiny VAE, 4 and
 20 steps (`window_s`: the painter's `paint` for one window, prompt encoded beforehand as
-a job does once). `path_overhead_pct`: one window through `run_job` (store, masks,
-prefill, colour match, composite, commit) over the bare diffusers pipeline call with the
-same settings, on one thread (see `path_overhead_pct`). Goals: a 4-step window without
-guidance in bf16 with the tiny VAE in at most 20 s; the job path at most 3% over the
-pipeline.
+a job does once). The job path's overhead (bench/path_overhead.py): one window through
+`run_job` (store, masks, prefill, colour match, composite, commit) over the painter alone
+(`overhead_pct_*`) and over diffusers' own pipeline call with the same settings
+(`pipeline_overhead_pct_*`, the figure this script printed alone before), in at least
+five interleaved rounds on one thread: the median and its spread (min, max, quartiles),
+wall clock and CPU time. Goals: a 4-step window without guidance in bf16 with the tiny
+VAE in at most 20 s; the job path at most 3% over the painter and the pipeline.
 
     python bench/diffusion.py --json artifacts/bench/diffusion.json                  # all 16 rows (~30 min)
     python bench/diffusion.py --dtype bf16 --cfg no --steps 4 --json OUT.json       # a few rows
+    python bench/diffusion.py --dtype --rounds 7                                     # the overhead alone
 
 Timings on a shared machine wander; --repeat N keeps the best of N runs a row.
 """
@@ -25,16 +28,16 @@ import argparse
 import itertools
 import json
 import sys
-import tempfile
 import time
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Callable, Iterator
 
 import numpy as np
 from common import photo_like
+from path_overhead import MIN_ROUNDS, Subject, measure
 
-from canvas.jobs import Expand, JobSpec, TilerSettings, run_job
 from canvas.painters import CancelToken, PaintRequest
-from canvas.store import Store
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 from tiny_models import _tokenizer  # noqa: E402  the offline byte-level CLIP tokenizer
@@ -61,23 +64,28 @@ WINDOW = 512
 PROMPT = "a quiet street in the rain, photograph"
 
 
-def build(dtype: str):
-    """The pipeline with the full VAE, and one sharing everything but a tiny VAE."""
+def build(dtype: str, vaes: tuple[str, ...] = ("full", "tiny")) -> dict:
+    """Painters by VAE: the pipeline with the full VAE, one sharing everything but a tiny
+    VAE. Built in `dtype` itself: bf16 never holds an fp32 copy (3.4 GB for the UNet)."""
     import torch
     from diffusers import AutoencoderKL, AutoencoderTiny, EulerDiscreteScheduler, StableDiffusionInpaintPipeline
     from diffusers import UNet2DConditionModel
     from transformers import CLIPTextConfig, CLIPTextModel
 
     torch.manual_seed(0)
-    parts = dict(
-        unet=UNet2DConditionModel(**UNET), vae=AutoencoderKL(**VAE), text_encoder=CLIPTextModel(CLIPTextConfig(**TEXT)),
-        tokenizer=_tokenizer(), safety_checker=None, feature_extractor=None, requires_safety_checker=False,
-        scheduler=EulerDiscreteScheduler(beta_start=0.00085, beta_end=0.012, beta_schedule="scaled_linear",
-                                         steps_offset=1, timestep_spacing="leading"),
-    )
-    full = StableDiffusionInpaintPipeline(**parts)
-    tiny = StableDiffusionInpaintPipeline(**{**parts, "vae": AutoencoderTiny()})
-    return {"full": painter(full, dtype), "tiny": painter(tiny, dtype)}
+    default = torch.get_default_dtype()
+    torch.set_default_dtype(torch.bfloat16 if dtype == "bf16" else torch.float32)
+    try:
+        parts = dict(
+            unet=UNet2DConditionModel(**UNET), text_encoder=CLIPTextModel(CLIPTextConfig(**TEXT)),
+            tokenizer=_tokenizer(), safety_checker=None, feature_extractor=None, requires_safety_checker=False,
+            scheduler=EulerDiscreteScheduler(beta_start=0.00085, beta_end=0.012, beta_schedule="scaled_linear",
+                                             steps_offset=1, timestep_spacing="leading"),
+        )
+        vae = {"full": AutoencoderKL(**VAE) if "full" in vaes else None, "tiny": AutoencoderTiny() if "tiny" in vaes else None}
+    finally:
+        torch.set_default_dtype(default)
+    return {kind: painter(StableDiffusionInpaintPipeline(**parts, vae=model), dtype) for kind, model in vae.items() if model}
 
 
 def painter(pipeline, dtype: str):
@@ -117,79 +125,96 @@ def window_seconds(painter, cfg: bool, steps: int, repeat: int) -> float:
     return min(times)
 
 
-def path_overhead_pct(painter, steps: int = 4, rounds: int = 3) -> float:
-    """run_job painting one window over the diffusers pipeline's own call, same settings:
-    the best of alternating rounds each (other work on the machine only ever adds time).
-
-    On one thread: with two, another busy process on this 2-core machine stalls every
-    OpenMP barrier by a scheduler tick, at random, which swamps a few percent (measured:
-    a UNet step from 3 s to 14 s). The path's own cost (numpy, SQLite) is single-threaded
-    whatever torch uses."""
+def sd_subject(steps: int = 4) -> Subject:
+    """SD 1.5 inpainting as the job path's overhead is measured for it: bf16, no guidance,
+    the tiny VAE, `steps` steps, on one thread (see `one_thread`). The baselines: the
+    painter alone, and diffusers' StableDiffusionInpaintPipeline called directly."""
     import torch
     from PIL import Image
 
     from canvas.painters.diffusion.prompts import PromptCache
     from canvas.painters.diffusion.schedulers import make_scheduler
 
+    painter = build("bf16", vaes=("tiny",))["tiny"]
     pipeline = painter.model.pipeline
     pipeline.scheduler = make_scheduler(SCHEDULER, pipeline.scheduler.config)
-    image, mask = window()
-    bare, job = [], []
+
+    def call(image: np.ndarray, mask: np.ndarray) -> None:
+        with torch.inference_mode():
+            pipeline(prompt=PROMPT, image=Image.fromarray(image), mask_image=Image.fromarray(mask),
+                     num_inference_steps=steps, guidance_scale=1.0, height=WINDOW, width=WINDOW,
+                     generator=torch.Generator("cpu").manual_seed(1))
+
+    def fresh() -> None:
+        painter.prompts = PromptCache(painter.model)  # a new job encodes its prompt, as the pipeline does
+
+    return Subject("sd1", painter, request(False, steps), WINDOW, call, fresh,
+                   note=f"SD 1.5 inpainting UNet, bf16, no guidance, tiny VAE, {steps} steps, one thread")
+
+
+# The configurations whose job path is measured, by family key (families.py): a factory
+# of the painter and its baselines each. A family joins with one entry once the painter
+# paints it, e.g. "flux2-klein": lambda: Subject("flux2-klein", DiffusionPainter(settings,
+# pipeline=klein), PaintRequest(...), 512, pipeline_call=<the pipeline called directly>).
+CONFIGURATIONS: dict[str, Callable[[], Subject]] = {"sd1": sd_subject}
+
+
+@contextmanager
+def one_thread() -> Iterator[None]:
+    """Torch on one thread while the overhead is measured: with two, another busy process
+    on this 2-core machine stalls every OpenMP barrier by a scheduler tick, at random,
+    which swamps a few percent (measured: a UNet step from 3 s to 14 s). The path's own
+    cost (numpy, SQLite) is single-threaded whatever torch uses."""
+    import torch
+
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
-        painter.paint(image, mask, request(False, 1), lambda p: None, CancelToken())  # warm up both paths
-        for _ in range(rounds):
-            painter.prompts = PromptCache(painter.model)  # a new job encodes its prompt, as the pipeline does
-            started = time.perf_counter()
-            with torch.inference_mode():
-                pipeline(prompt=PROMPT, image=Image.fromarray(image), mask_image=Image.fromarray(mask),
-                         num_inference_steps=steps, guidance_scale=1.0, height=WINDOW, width=WINDOW,
-                         generator=torch.Generator("cpu").manual_seed(1))
-            bare.append(time.perf_counter() - started)
-            job.append(one_window_job(painter, steps))
+        yield
     finally:
         torch.set_num_threads(threads)
-    return 100 * (min(job) / min(bare) - 1)
 
 
-def one_window_job(painter, steps: int) -> float:
-    with tempfile.TemporaryDirectory() as folder, Store.open(Path(folder) / "bench.canvas") as store:
-        store.import_image(photo_like(WINDOW * 3 // 4, WINDOW), 0, 0)
-        spec = JobSpec(Expand(down=WINDOW // 4), request=request(False, steps), tiler=TilerSettings(window=WINDOW))
-        started = time.perf_counter()
-        result = run_job(store, painter, spec)
-        elapsed = time.perf_counter() - started
-        assert result.status == "done" and result.windows_done == 1, result
-        return elapsed
+def print_overhead(figures: dict) -> None:
+    print(f"== job path overhead: {figures['name']} ({figures['note']}), {figures['rounds']} interleaved rounds")
+    for key, value in figures.items():
+        if key not in ("name", "note", "rounds"):
+            print(f"   {key:<34} {value}", flush=True)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--json", metavar="OUT", help="also write the figures as JSON to OUT")
-    parser.add_argument("--dtype", nargs="+", choices=("fp32", "bf16"), default=["fp32", "bf16"])
+    parser.add_argument("--dtype", nargs="*", choices=("fp32", "bf16"), default=["fp32", "bf16"],
+                        help="window rows in these dtypes (none: no rows)")
     parser.add_argument("--cfg", nargs="+", choices=("yes", "no"), default=["yes", "no"])
     parser.add_argument("--vae", nargs="+", choices=("full", "tiny"), default=["full", "tiny"])
     parser.add_argument("--steps", nargs="+", type=int, default=[4, 20])
     parser.add_argument("--repeat", type=int, default=1, help="runs per row, the best counts (default 1)")
-    parser.add_argument("--no-overhead", dest="overhead", action="store_false", help="skip the job path measurement")
+    parser.add_argument("--overhead", nargs="*", choices=tuple(CONFIGURATIONS), default=list(CONFIGURATIONS),
+                        help="measure the job path's overhead for these families (none: skip)")
+    parser.add_argument("--no-overhead", dest="overhead", action="store_const", const=[], help="skip the overhead")
+    parser.add_argument("--rounds", type=int, default=MIN_ROUNDS, help=f"interleaved overhead rounds (at least {MIN_ROUNDS})")
     args = parser.parse_args()
+    if args.rounds < MIN_ROUNDS:
+        parser.error(f"--rounds must be at least {MIN_ROUNDS}: a median of fewer says little")
 
-    rows, overhead = [], None
-    print(f"{'dtype':<6} {'cfg':<4} {'vae':<5} {'steps':>5} {'window_s':>9}", flush=True)
-    dtypes = list(dict.fromkeys(args.dtype + (["bf16"] if args.overhead else [])))
-    for dtype in dtypes:
+    rows = []
+    if args.dtype:
+        print(f"{'dtype':<6} {'cfg':<4} {'vae':<5} {'steps':>5} {'window_s':>9}", flush=True)
+    for dtype in args.dtype:
         painters = build(dtype)
-        if dtype in args.dtype:
-            for cfg, vae, steps in itertools.product(args.cfg, args.vae, args.steps):
-                seconds = window_seconds(painters[vae], cfg == "yes", steps, args.repeat)
-                rows.append({"dtype": dtype, "cfg": cfg == "yes", "vae": vae, "steps": steps, "window_s": round(seconds, 2)})
-                print(f"{dtype:<6} {cfg:<4} {vae:<5} {steps:>5} {seconds:>9.2f}", flush=True)
-        if dtype == "bf16" and args.overhead:
-            overhead = round(path_overhead_pct(painters["tiny"]), 2)
-            print(f"path_overhead_pct  {overhead:.2f}  (bf16, no guidance, tiny VAE, 4 steps, one thread)", flush=True)
+        for cfg, vae, steps in itertools.product(args.cfg, args.vae, args.steps):
+            seconds = window_seconds(painters[vae], cfg == "yes", steps, args.repeat)
+            rows.append({"dtype": dtype, "cfg": cfg == "yes", "vae": vae, "steps": steps, "window_s": round(seconds, 2)})
+            print(f"{dtype:<6} {cfg:<4} {vae:<5} {steps:>5} {seconds:>9.2f}", flush=True)
         del painters
-    figures = {"rows": rows, "path_overhead_pct": overhead}
+    overhead = {}
+    for key in args.overhead:
+        with one_thread():
+            overhead[key] = measure(CONFIGURATIONS[key], args.rounds)
+        print_overhead(overhead[key])
+    figures = {"rows": rows, "overhead": overhead}
     if args.json:
         Path(args.json).parent.mkdir(parents=True, exist_ok=True)
         Path(args.json).write_text(json.dumps(figures, indent=2) + "\n")
