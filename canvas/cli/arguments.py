@@ -9,7 +9,7 @@ from canvas.jobs.guided import ANCHORS
 from canvas.video.path import EASINGS
 from canvas.painters import PAINTERS
 from canvas.painters.diffusion import CHOICES, DEVICES, DTYPES
-from canvas.painters.diffusion.settings import CONTROLNET_SCALE, CONTROLNET_SCALES, SOFT_MASK
+from canvas.painters.diffusion.settings import CONTROLNET_SCALE, CONTROLNET_SCALES, KEEP_MODELS, SOFT_MASK
 
 DEFAULTS = TilerSettings()
 
@@ -157,7 +157,7 @@ def build_parser() -> Parser:
     return parser
 
 
-def library_arguments(parser: argparse.ArgumentParser, required: bool = False) -> None:
+def library_arguments(parser: argparse.ArgumentParser | argparse._ArgumentGroup, required: bool = False) -> None:
     """The models folders the library scans (canvas/library/)."""
     parser.add_argument("--models", action="append", required=required, default=None, metavar="DIR",
                         help="a models folder, repeatable: an A1111 or ComfyUI folder (or its models/), or a plain "
@@ -222,7 +222,13 @@ def _pool_arguments(parser: argparse.ArgumentParser | argparse._ArgumentGroup, w
 def _model_arguments(parser: argparse.ArgumentParser) -> None:
     """How the diffusion painter (`--painter diffusion`) loads its model and paints by default."""
     model = parser.add_argument_group("Stable Diffusion (--painter diffusion)")
-    model.add_argument("--model", help="hub id (owner/name), diffusers folder, or one .safetensors/.ckpt file")
+    model.add_argument("--model", help="hub id (owner/name), diffusers folder, or one .safetensors/.ckpt file; "
+                       "with --models, a checkpoint's name in the library (a job may name another)")
+    library_arguments(model)
+    model.add_argument("--keep-models", type=int, default=KEEP_MODELS, metavar="N", help=f"with --models: loaded "
+                       f"models kept, so switching back is instant (default {KEEP_MODELS})")
+    model.add_argument("--model-memory", type=float, metavar="GB", help="with --models: GB loaded models may take "
+                       "together (default: what the GPU, or the system, has free)")
     model.add_argument("--model-config", metavar="DIR", help="diffusers config folder for a single-file --model "
                        "(needed with --offline: model_index.json, component configs, tokenizer)")
     model.add_argument("--offline", action="store_true", help="never touch the network: local files and the Hugging Face cache only")

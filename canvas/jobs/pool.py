@@ -148,6 +148,9 @@ class InlinePool:
     def describe(self) -> dict[str, Any]:
         return self.painter.describe()
 
+    def prepare(self, request: PaintRequest, progress: ProgressCallback) -> None:
+        prepare_painters([self.painter], request, progress)
+
     def submit(self, task: WindowTask) -> "Future[PaintedWindow]":
         future: Future[PaintedWindow] = Future()
         future.set_running_or_notify_cancel()
@@ -235,8 +238,20 @@ class ThreadPool(QueuedPool):
     def describe(self) -> dict[str, Any]:
         return self.painters[0].describe()
 
+    def prepare(self, request: PaintRequest, progress: ProgressCallback) -> None:
+        prepare_painters(self.painters, request, progress)
+
     def _paint(self, slot: int, task: WindowTask) -> PaintedWindow:
         return paint_window(task.pixels, self.painters[slot], task.request, task.settings, task.progress, task.cancel)
+
+
+def prepare_painters(painters: Sequence[Any], request: PaintRequest, progress: ProgressCallback) -> None:
+    """Have in-process painters that can (`prepare`: a painter with models to load) make
+    ready for a job before its windows come, in the caller's thread."""
+    for painter in {id(p): p for p in painters}.values():
+        prepare = getattr(painter, "prepare", None)
+        if callable(prepare):
+            prepare(request, progress)
 
 
 def portable(exc: BaseException) -> BaseException:

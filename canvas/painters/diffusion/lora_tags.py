@@ -19,7 +19,7 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from canvas.library import Entry, Library
@@ -133,3 +133,15 @@ def find_loras(library: "Library | None", tags: tuple[LoraTag, ...], model_famil
             raise LoraTagError(f"LoRA {tag.name!r} is for {theirs}; {model} is {ours}")
         found.append((tag, entry))
     return found
+
+
+def painter_family(painter: Any) -> str | None:
+    """The family key of a painter's (or a profile's) default model, from what it says of itself."""
+    family = getattr(painter, "family", None)
+    if family is not None:
+        return getattr(family, "key", family)
+    described = painter.describe()
+    if described.get("family"):
+        return described["family"]
+    kind = described.get("model_kind")  # SD's loop before families: "sdxl" tells, "sd" does not (1.x or 2.x)
+    return "sdxl" if kind and str(kind).startswith("sdxl") else None
