@@ -64,6 +64,8 @@ class ModelsPainter:
             if hasattr(first, attribute):
                 setattr(self, attribute, getattr(first, attribute))
         self._described = {**first.describe(), "model": self.default}
+        if "family" not in self._described and self._in_library(self.default):
+            self._described["family"] = self.library.find_model(self.default).family
 
     def describe(self) -> dict[str, Any]:
         return dict(self._described)
