@@ -2,7 +2,8 @@
 and tiny LoRAs (tiny_loras.py), for the tests of models per job and LoRAs.
 
     root = a1111_folder(tiny, tmp_path / "webui")
-    # models/Stable-diffusion/{sd15, sd15-plain, xl/tiny-xl} (diffusers folders), models/Lora/{ink, styles/kohya-ink, xl-ink}
+    # models/Stable-diffusion/{sd15, sd15-plain, xl/tiny-xl} (diffusers folders), sd15-file (one
+    # original-layout .safetensors), models/Lora/{ink, styles/kohya-ink, xl-ink}
     root = comfy_folder(tiny, tmp_path / "ComfyUI")
     # models/checkpoints/{sd15, tiny-xl}, models/loras/{ink, xl-ink}
 """
@@ -12,6 +13,7 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+import pytest
 from tiny_loras import save_diffusers_lora, save_kohya_lora
 from tiny_models import TinyModels
 
@@ -21,6 +23,8 @@ def a1111_folder(tiny: TinyModels, root: Path) -> Path:
     _copy(tiny.folder("sd-inpaint"), checkpoints / "sd15")
     _copy(tiny.folder("sd"), checkpoints / "sd15-plain")
     _copy(tiny.folder("sdxl-inpaint"), checkpoints / "xl" / "tiny-xl")
+    if not (checkpoints / "sd15-file.safetensors").exists():
+        shutil.copy(tiny.single_file("sd-inpaint"), checkpoints / "sd15-file.safetensors")
     loras = root / "models" / "Lora"
     _lora(tiny, "ink", loras / "ink.safetensors", save_diffusers_lora)
     _lora(tiny, "kohya-ink", loras / "styles" / "kohya-ink.safetensors", save_kohya_lora)
@@ -51,3 +55,21 @@ def _lora(tiny: TinyModels, name: str, target: Path, save, kind: str = "sd-inpai
     target.parent.mkdir(parents=True, exist_ok=True)
     if not target.exists():
         shutil.copy(made, target)
+
+
+# Fixtures for the test modules that import them: `from library_folders import tiny, webui, comfy`.
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory) -> TinyModels:
+    return TinyModels.shared(tmp_path_factory)
+
+
+@pytest.fixture(scope="module")
+def webui(tmp_path_factory, tiny) -> Path:
+    return a1111_folder(tiny, tmp_path_factory.mktemp("webui"))
+
+
+@pytest.fixture(scope="module")
+def comfy(tmp_path_factory, tiny) -> Path:
+    return comfy_folder(tiny, tmp_path_factory.mktemp("ComfyUI"))

@@ -17,27 +17,11 @@ from canvas.painters.diffusion import ModelError
 from canvas.painters.diffusion.models_painter import ModelsPainter, model_bytes
 from canvas.painters.diffusion.settings import DiffusionSettings
 from canvas.store import Store
-from library_folders import a1111_folder, comfy_folder
-from tiny_models import TinyModels
+from library_folders import comfy, tiny, webui  # noqa: F401  fixtures
 
 IMAGE = np.full((128, 128, 3), 120, np.uint8)
 MASK = np.zeros((128, 128), bool)
 MASK[32:96, 32:96] = True
-
-
-@pytest.fixture(scope="module")
-def tiny(tmp_path_factory) -> TinyModels:
-    return TinyModels.shared(tmp_path_factory)
-
-
-@pytest.fixture(scope="module")
-def webui(tmp_path_factory, tiny):
-    return a1111_folder(tiny, tmp_path_factory.mktemp("webui"))
-
-
-@pytest.fixture(scope="module")
-def comfy(tmp_path_factory, tiny):
-    return comfy_folder(tiny, tmp_path_factory.mktemp("ComfyUI"))
 
 
 def settings(folder, model="sd15", **extra) -> DiffusionSettings:

@@ -9,22 +9,16 @@ import threading
 
 import numpy as np
 import pytest
-from library_folders import comfy_folder
+from library_folders import comfy_folder, tiny  # noqa: F401  the tiny fixture
 from pictures import photo
 from serving import Server, png
 from tiny_loras import save_diffusers_lora
-from tiny_models import TinyModels
 
 from canvas.library import Library
 from canvas.painters.diffusion.models_painter import ModelsPainter
 from canvas.painters.diffusion.settings import DiffusionSettings
 
 PARAMS = {"prompt": "a lake", "steps": 2, "seed": 3}
-
-
-@pytest.fixture(scope="module")
-def tiny(tmp_path_factory) -> TinyModels:
-    return TinyModels.shared(tmp_path_factory)
 
 
 @pytest.fixture()
@@ -83,6 +77,7 @@ def test_a_canvas_paints_with_its_loaded_model_while_the_other_canvas_waits_for_
     revisions = second.ask({"type": "history"})["revisions"]
     params = [r["params"] for r in revisions if r["kind"] == "inpaint"]
     assert [p["model"] for p in params] == ["tiny-xl", "sd15"] and params[0]["family"] == "sdxl"
+    assert [p["window"] for p in params] == [1024, 512]  # each model's native window
     # Diffusers folders have no A1111 hash; the record says which model, by name.
     assert "model_hash" not in params[0]
     first.close()

@@ -152,7 +152,7 @@ HANDLERS: dict[str, Handler] = {
 
 
 async def _submit(state: ServerState, client: Client, message: dict[str, Any], kind: str, target: Any) -> dict[str, Any]:
-    spec, auto, painter = protocol.job_spec(message, target, state.options, state.windows)
+    spec, auto, painter = protocol.job_spec(message, target, state.options, models.windows_for(state, message))
     models.check_job(state, painter, spec.request)
     # What was asked, as sent (an inpaint's mask aside): an interrupted job is reported with it.
     request = {key: value for key, value in message.items() if key in REQUEST_FIELDS}
@@ -164,7 +164,7 @@ async def _submit(state: ServerState, client: Client, message: dict[str, Any], k
 
 async def _submit_stages(state: ServerState, client: Client, message: dict[str, Any], parse: Any) -> dict[str, Any]:
     """A job of several stages (zoomout, grow): checked now, its specs made when it runs."""
-    request, tiler, auto, painter = protocol.job_settings(message, state.options, state.windows)
+    request, tiler, auto, painter = protocol.job_settings(message, state.options, models.windows_for(state, message))
     models.check_job(state, painter, request)
     stages = parse(message, request, tiler)
     fields = {key: value for key, value in message.items() if key in REQUEST_FIELDS}

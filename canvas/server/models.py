@@ -55,6 +55,23 @@ async def rescan(state: "ServerState") -> dict[str, Any]:
     return found
 
 
+def windows_for(state: "ServerState", message: dict[str, Any]) -> dict[str, int]:
+    """The served painters' default windows for this command: a job naming a model of
+    another family gets that family's native window (SDXL's 1024 on an SD 1.5 server)."""
+    windows = dict(state.windows)
+    params = message.get("params")
+    if state.library is None or not isinstance(params, dict) or not isinstance(params.get("model"), str):
+        return windows
+    try:
+        family = state.library.find_model(params["model"]).family
+    except LibraryError:
+        return windows  # check_job says why
+    if family in FAMILIES:
+        painter = params.get("painter") if isinstance(params.get("painter"), str) else next(iter(state.painters))
+        windows[painter] = min(1024, max(512, FAMILIES[family].native // 64 * 64))
+    return windows
+
+
 def check_job(state: "ServerState", painter: str, request: PaintRequest) -> None:
     """A job's `model` and its prompt's LoRA tags, against the library and each other's
     family; ApiError with a one-line reason otherwise."""
