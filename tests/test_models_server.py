@@ -128,3 +128,19 @@ def test_rescan_finds_a_new_lora_and_tells_every_canvas(served, tiny):
     assert first.next("job.done", job=job, timeout=120)["status"] == "done"
     first.close()
     second.close()
+
+
+def test_a_model_for_a_painter_without_models_or_a_server_without_a_library_is_refused(tmp_path):
+    from serving import FlatPainter
+
+    server = Server(tmp_path / "data", painters={"flat": FlatPainter()})
+    try:
+        assert server.http("POST", "/api/canvases/default/upload?x=0&y=0", png(photo("astronaut", 256)))[0] == 201
+        client = server.socket("default")
+        assert client.welcome["models"] == [] and client.welcome["loras"] == []
+        assert _inpaint(client, "m", expect="error", model="sd15")["code"] == "bad_params"
+        assert client.ask({"type": "rescan"})["code"] == "no_library"
+        assert server.http("POST", "/api/models/rescan")[0] == 409
+        client.close()
+    finally:
+        server.stop()
