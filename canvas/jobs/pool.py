@@ -22,8 +22,10 @@ so jobs that each keep at most `size` windows in flight take turns window by win
     finally:
         pool.close()
 
-A pool of one's own implements `PainterPool` (`size`, `describe`, `submit`, `close`) and
-may carry a `profile` (`PainterProfile`: the painter's name, settings, options and native
+A pool of one's own implements `PainterPool` (`size`, `describe`, `submit`, `close`), may
+have `prepare(request, progress)` (the runner calls it from the job's thread before the
+job's windows: the in-process pools let a painter with models load the job's one there,
+not on the painter thread other jobs' windows wait for) and may carry a `profile` (`PainterProfile`: the painter's name, settings, options and native
 window, for the server and the history; `profile_of` makes one from `describe` without).
 """
 
