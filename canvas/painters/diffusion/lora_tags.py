@@ -123,7 +123,7 @@ def find_loras(library: "Library | None", tags: tuple[LoraTag, ...], model_famil
     if not wanted:
         return []
     if library is None:
-        raise LoraTagError(f"<lora:{wanted[0].name}> needs a models library: start with --models DIR")
+        raise LoraTagError(f"<lora:{wanted[0].name}> needs a models library (--models DIR) to find it in")
     found = []
     for tag in wanted:
         entry = library.find("lora", tag.name)
