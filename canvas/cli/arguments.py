@@ -9,7 +9,7 @@ from canvas.jobs.guided import ANCHORS
 from canvas.video.path import EASINGS
 from canvas.painters import PAINTERS
 from canvas.painters.diffusion import CHOICES, DEVICES, DTYPES
-from canvas.painters.diffusion.settings import CONTROLNET_SCALE, CONTROLNET_SCALES, KEEP_MODELS, SOFT_MASK
+from canvas.painters.diffusion.settings import CONTROLNET_SCALE, CONTROLNET_SCALES, KEEP_MODELS, OFFLOADS, SOFT_MASK
 
 DEFAULTS = TilerSettings()
 
@@ -194,9 +194,11 @@ def _job_arguments(parser: argparse.ArgumentParser, steps_flag: str = "--steps")
     painting.add_argument("--patch-size", type=int, default=3, help="PatchMatch patch radius (default 3)")
     painting.add_argument("--prompt", default="", help="what to paint (diffusion painters)")
     painting.add_argument("--negative-prompt", default="", help="what not to paint (diffusion painters)")
-    painting.add_argument(steps_flag, dest="steps", type=int, default=25, help="sampling steps per window (diffusion; default 25)")
-    painting.add_argument("--guidance", type=float, default=7.0, help="how closely to follow the prompt; 1 or less: "
-                          "no guidance, twice as fast (diffusion; default 7)")
+    # Not given: the model's own (painter.defaults: 25 and 7 for SD, 50 and 30 for FLUX.1 Fill, ...).
+    painting.add_argument(steps_flag, dest="steps", type=int, default=None, help="sampling steps per window "
+                          "(diffusion; default: the model family's, 25 for SD)")
+    painting.add_argument("--guidance", type=float, default=None, help="how closely to follow the prompt; 1 or less: "
+                          "no guidance, twice as fast (diffusion; default: the model family's, 7 for SD)")
     painting.add_argument("--strength", type=float, default=1.0, help="denoising strength, 0-1: below 1 keeps some "
                           "of the start image (diffusion; default 1)")
     _model_arguments(parser)
@@ -221,16 +223,19 @@ def _pool_arguments(parser: argparse.ArgumentParser | argparse._ArgumentGroup, w
 
 def _model_arguments(parser: argparse.ArgumentParser) -> None:
     """How the diffusion painter (`--painter diffusion`) loads its model and paints by default."""
-    model = parser.add_argument_group("Stable Diffusion (--painter diffusion)")
-    model.add_argument("--model", help="hub id (owner/name), diffusers folder, or one .safetensors/.ckpt file; "
-                       "with --models, a checkpoint's name in the library (a job may name another)")
+    model = parser.add_argument_group("diffusion models (--painter diffusion)")
+    model.add_argument("--model", help="hub id (owner/name), diffusers folder, or one .safetensors/.ckpt file (SD, "
+                       "SDXL, FLUX.1 [Fill], FLUX.2 Klein, Z-Image, Qwen-Image, SD 3.x, Chroma); a transformer "
+                       ".safetensors or .gguf file with --model-config; with --models, a model's name in the "
+                       "library (a job may name another)")
     library_arguments(model)
     model.add_argument("--keep-models", type=int, default=KEEP_MODELS, metavar="N", help=f"with --models: loaded "
                        f"models kept, so switching back is instant (default {KEEP_MODELS})")
     model.add_argument("--model-memory", type=float, metavar="GB", help="with --models: GB loaded models may take "
                        "together (default: what the GPU, or the system, has free)")
     model.add_argument("--model-config", metavar="DIR", help="diffusers config folder for a single-file --model "
-                       "(needed with --offline: model_index.json, component configs, tokenizer)")
+                       "(needed with --offline, and for every transformer or GGUF file: model_index.json, component "
+                       "configs, tokenizer; the VAE and text encoders too for a transformer file)")
     model.add_argument("--offline", action="store_true", help="never touch the network: local files and the Hugging Face cache only")
     model.add_argument("--device", default="auto", choices=DEVICES, help="default: auto (cuda, then mps, then cpu)")
     model.add_argument("--dtype", default="auto", choices=DTYPES, help="default: auto (fp16 on CUDA, bf16 on CPUs "
@@ -253,6 +258,9 @@ def _model_arguments(parser: argparse.ArgumentParser) -> None:
     model.add_argument("--embeddings", action="append", default=[], metavar="DIR",
                        help="textual-inversion embeddings (.pt, .safetensors; A1111's embeddings/ folder): a folder "
                             "or one file, repeatable; a prompt uses one by its file name, e.g. easynegative")
+    model.add_argument("--offload", choices=OFFLOADS, help="small GPUs, FLUX and the other pipeline families: keep "
+                       "the weights on the CPU and move each model (model) or each layer (sequential, slowest) to the "
+                       "CUDA GPU as it runs")
     model.add_argument("--attention-slicing", action="store_true", help="less GPU memory, a little slower")
     model.add_argument("--vae-tiling", action="store_true", help="encode and decode in tiles (large windows, small GPUs)")
 

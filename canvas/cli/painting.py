@@ -15,7 +15,7 @@ DIFFUSION = "diffusion"
 # Model options only the diffusion painter takes (argparse dest -> DiffusionSettings field).
 MODEL_OPTIONS = ("model", "model_config", "offline", "device", "dtype", "vae", "scheduler", "masked_content",
                  "soft_mask", "controlnet", "controlnet_scale", "embeddings", "attention_slicing", "vae_tiling",
-                 "models", "keep_models", "model_memory")
+                 "offload", "models", "keep_models", "model_memory")
 
 
 def painter_options(args: argparse.Namespace, names: Iterable[str]) -> dict[str, dict[str, Any]]:

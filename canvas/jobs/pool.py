@@ -77,11 +77,19 @@ class PainterProfile:
     options: Mapping[str, Any] = field(default_factory=dict)  # its OPTIONS
     native_window: int | None = None
     samples: bool = False
+    # The diffusion painter's model, as the panel and the CLI read it (its `family`,
+    # `label`, `uses` and `defaults`); None or empty for painters without a model.
+    family: Any = None
+    label: str | None = None
+    uses: tuple[str, ...] = ()
+    defaults: Mapping[str, Any] = field(default_factory=dict)
 
     @classmethod
     def of(cls, painter: Any) -> "PainterProfile":
         return cls(name=painter.name, settings=dict(painter.describe()), options=dict(options_of(painter)),
-                   native_window=getattr(painter, "native_window", None), samples=bool(getattr(painter, "samples", False)))
+                   native_window=getattr(painter, "native_window", None), samples=bool(getattr(painter, "samples", False)),
+                   family=getattr(painter, "family", None), label=getattr(painter, "label", None),
+                   uses=tuple(getattr(painter, "uses", ())), defaults=dict(getattr(painter, "defaults", {})))
 
     @property
     def OPTIONS(self) -> Mapping[str, Any]:  # noqa: N802 - the Painter protocol's spelling

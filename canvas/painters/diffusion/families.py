@@ -41,9 +41,16 @@ class Family:
     negative_prompt: bool  # it has classifier-free guidance, so a negative prompt means something
     latent_channels: int  # the VAE's, before any packing (previews, checks on tiny models)
     gguf: bool = False  # diffusers can load its transformer from a GGUF file
-    # How the band along a seam blends: "soft mask" (our loop: latents blended by a ramp),
-    # "latent blend" (the pipeline's, softened by the painter at every step).
+    # How the band along a seam blends (the README says it per family):
+    # - "soft mask": our loop (denoise.py) blends latents toward the known ones by a ramp;
+    # - "latent blend": the pipeline's hard-mask blend of the known latents, softened by the
+    #   painter at every step with the same ramp (pipeline_window.py);
+    # - "model": an inpainting model that sees the mask and the known pixels at every step
+    #   (FLUX.1 Fill, like SD's 9-channel UNets): nothing is blended in latent space.
     blend: str = "latent blend"
+    # The pipeline keyword that carries the job's guidance: "guidance_scale" (classifier-free
+    # guidance, or FLUX's distilled guidance), or "true_cfg_scale" (Qwen-Image's CFG).
+    guidance_kwarg: str = "guidance_scale"
     note: str = ""  # one line for the README and the panel: what to download, what it needs
 
     @property
@@ -70,7 +77,8 @@ FAMILIES: dict[str, Family] = {
                "FluxInpaintPipeline", "FluxTransformer2DModel", native=1024, steps=28, guidance=3.5,
                negative_prompt=False, latent_channels=16, gguf=True),
         Family("flux-fill", "FLUX.1 Fill", ("FluxFillPipeline",), "FluxFillPipeline", "FluxTransformer2DModel",
-               native=1024, steps=50, guidance=30.0, negative_prompt=False, latent_channels=16, gguf=True),
+               native=1024, steps=50, guidance=30.0, negative_prompt=False, latent_channels=16, gguf=True,
+               blend="model"),
         Family("chroma", "Chroma", ("ChromaPipeline", "ChromaInpaintPipeline", "ChromaImg2ImgPipeline"),
                "ChromaInpaintPipeline", "ChromaTransformer2DModel", native=1024, steps=26, guidance=4.0,
                negative_prompt=True, latent_channels=16, gguf=True),
@@ -79,10 +87,10 @@ FAMILIES: dict[str, Family] = {
                negative_prompt=False, latent_channels=32, gguf=True),
         Family("z-image", "Z-Image", ("ZImagePipeline", "ZImageInpaintPipeline", "ZImageImg2ImgPipeline"),
                "ZImageInpaintPipeline", "ZImageTransformer2DModel", native=1024, steps=8, guidance=1.0,
-               negative_prompt=False, latent_channels=16, gguf=True),
+               negative_prompt=True, latent_channels=16, gguf=True),  # Turbo: no CFG at guidance 1
         Family("qwen-image", "Qwen-Image", ("QwenImagePipeline", "QwenImageInpaintPipeline", "QwenImageImg2ImgPipeline"),
                "QwenImageInpaintPipeline", "QwenImageTransformer2DModel", native=1024, steps=30, guidance=4.0,
-               negative_prompt=True, latent_channels=16, gguf=True),
+               negative_prompt=True, latent_channels=16, gguf=True, guidance_kwarg="true_cfg_scale"),
     )
 }
 
@@ -176,13 +184,14 @@ def _transformer(shapes: Shapes) -> str | None:
     if _has(shapes, "transformer_blocks.0.img_mod.1.weight") and _has(shapes, "txt_norm.weight"):
         return "qwen-image"
     # diffusers' own layout, as `transformer/diffusion_pytorch_model.safetensors` is saved
+    # (Chroma's, Z-Image's and Qwen-Image's keep the names tested above)
     if "context_embedder.weight" in shapes and "pos_embed.proj.weight" in shapes:
         return "sd3"
+    if "x_embedder.weight" in shapes and "double_stream_modulation_img.linear.weight" in shapes:
+        return "flux2-klein"  # its blocks share modulations; single blocks project q, k, v and MLP at once
     if "x_embedder.weight" in shapes and "single_transformer_blocks.0.attn.to_q.weight" in shapes:
         if "distilled_guidance_layer.in_proj.bias" in shapes:
             return "chroma"
-        if "double_stream_modulation_img.linear.weight" in shapes or "single_stream_modulation.linear.weight" in shapes:
-            return "flux2-klein"
         return "flux-fill" if shapes["x_embedder.weight"][-1] == 384 else "flux"
     return None
 

@@ -26,7 +26,7 @@ from canvas.painters.diffusion.settings import DiffusionSettings, ModelError
 
 log = logging.getLogger(__name__)
 
-SINGLE_FILES = (".safetensors", ".ckpt", ".pt", ".pth", ".bin")
+SINGLE_FILES = (".safetensors", ".ckpt", ".pt", ".pth", ".bin", ".gguf")  # .gguf: a transformer (pipelines.py)
 HUB_ID = re.compile(r"^[\w.-]+/[\w.-]+$")
 # Keys only an SDXL file has (its second, OpenCLIP text encoder).
 XL_KEY = "conditioner.embedders.1."
@@ -150,7 +150,7 @@ def locate(model: str, what: str = "") -> tuple[str, Path | str]:
     path = Path(model).expanduser()
     if path.is_file():
         if path.suffix.lower() not in SINGLE_FILES:
-            raise ModelError(f"{named}: expected a .safetensors or .ckpt file, or a diffusers folder")
+            raise ModelError(f"{named}: expected a .safetensors, .gguf or .ckpt file, or a diffusers folder")
         return "file", path
     if path.is_dir():
         return "folder", path

@@ -1,7 +1,10 @@
-"""The diffusion painter: a `Painter` (canvas.painters.base) over a Stable Diffusion model.
+"""The diffusion painter: a `Painter` (canvas.painters.base) over a model of any family
+the table knows (families.py): SD 1.x/2.x/XL through our own loop (denoise.py), the others
+through diffusers' own inpaint pipelines (pipeline_window.py).
 
     painter = DiffusionPainter(DiffusionSettings(model="./sd15-inpaint"))
     [rgb] = painter.paint(image, mask, PaintRequest(prompt="a park", seed=7, steps=20), print, CancelToken())
+    painter.family.key, painter.label, painter.defaults   # "sd1", "SD 1.x · sd15-inpaint", {"steps": 25, ...}
 
 The model loads once, here; a missing or wrong one is a `ModelError` at construction.
 It repaints the seam band too (diffusion cannot keep pixels exactly), so the tiler blends
@@ -12,20 +15,37 @@ from __future__ import annotations
 
 import threading
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
-from canvas.painters.base import CancelToken, Option, PaintProgress, PaintRequest, ProgressCallback
+from canvas.painters.base import CancelToken, Choice, Option, PaintProgress, PaintRequest, ProgressCallback
 from canvas.painters.diffusion.denoise import LATENT_SCALE, Sampling, Window, inpaint, is_guided, sampled_steps
 from canvas.painters.diffusion.embeddings import load_embeddings
+from canvas.painters.diffusion.families import FAMILIES, Family
 from canvas.painters.diffusion.loading import LoadedModel, load_model, prepare
+from canvas.painters.diffusion.model_family import find_family
+from canvas.painters.diffusion.pipeline_window import paint_window
+from canvas.painters.diffusion.pipelines import (
+    PipelineModel,
+    check_offload,
+    family_of_pipeline,
+    load_pipeline_model,
+    prepare_pipeline,
+)
 from canvas.painters.diffusion.preview import latents_to_rgb
 from canvas.painters.diffusion.prompts import PromptCache
 from canvas.painters.diffusion.schedulers import make_scheduler
-from canvas.painters.diffusion.settings import CHOICES, CONTROLNET_SCALES, DiffusionSettings
+from canvas.painters.diffusion.settings import (
+    CHOICES,
+    CONTROLNET_SCALES,
+    PIPELINE_MASKED_CONTENT,
+    DiffusionSettings,
+    ModelError,
+)
 from tiler.masks import distance_l1
 
 PREVIEWS = 8  # previews per candidate at most: a few, a cheap picture each, whatever the steps
@@ -37,28 +57,74 @@ class DiffusionPainter:
     samples = True  # steps, guidance and strength matter without a prompt: jobs record them
 
     def __init__(self, settings: DiffusionSettings, pipeline: Any = None) -> None:
-        """Loads `settings.model`; or paints with `pipeline`, a diffusers SD or SDXL
-        pipeline already in memory (settings.model then only names it)."""
+        """Loads `settings.model`; or paints with `pipeline`, a diffusers pipeline already
+        in memory (SD or SDXL, or a family's inpaint pipeline; settings.model then only names it)."""
         self.settings = settings
-        self.model: LoadedModel = load_model(settings) if pipeline is None else prepare(pipeline, settings)
+        check_offload(settings)  # before anything loads
+        if pipeline is None:
+            found = find_family(settings)
+            if found.family.own_loop:
+                self.model: LoadedModel | PipelineModel = load_model(settings)
+            else:
+                self.model = load_pipeline_model(settings, found)
+        else:
+            family = family_of_pipeline(pipeline)
+            self.model = prepare(pipeline, settings) if family is None else prepare_pipeline(pipeline, family, settings)
+        if isinstance(self.model, LoadedModel) and settings.offload:
+            raise ModelError(f"--offload is for the families diffusers' pipelines paint; {self.family_of_loop().label} "
+                             "paints in our own loop: use --attention-slicing and --vae-tiling on a small GPU")
+        self.family: Family = self.model.family if isinstance(self.model, PipelineModel) else self.family_of_loop()
+        self.label = f"{self.family.label} · {_model_name(settings.model)}"
+        # What the family does with a job's settings (the panel offers these, with these defaults).
+        self.uses: tuple[str, ...] = ("prompt", *(("negative_prompt",) if self.family.negative_prompt else ()),
+                                      "steps", "guidance", "strength")
+        self.defaults: dict[str, Any] = {"steps": self.family.steps, "guidance": self.family.guidance, "strength": 1.0}
         self.native_window = self.model.native  # the window size the model was trained at
-        # Textual inversions, by file name in a prompt (text_encoding.py reads them there).
-        self.embeddings = load_embeddings(self.model, settings.embeddings)
-        self.prompts = PromptCache(self.model, embeddings=self.embeddings)
         # What a job may set (the server lists it in `welcome`), defaulting to this
         # painter's settings; the CLI's --scheduler and --masked-content are the same CHOICES.
-        self.OPTIONS = {
-            **{key: replace(choice, default=getattr(settings, key)) for key, choice in CHOICES.items()},
-            "soft_mask": Option("Soft mask px (4-channel models)", 0, 128, settings.soft_mask),
-        }
-        if self.model.controlnet is not None:
-            self.OPTIONS["controlnet_scale"] = Option("ControlNet scale", *CONTROLNET_SCALES, settings.controlnet_scale)
+        if isinstance(self.model, LoadedModel):
+            # Textual inversions, by file name in a prompt (text_encoding.py reads them there).
+            self.embeddings = load_embeddings(self.model, settings.embeddings)
+            self.prompts = PromptCache(self.model, embeddings=self.embeddings)
+            self.OPTIONS: dict[str, Option | Choice] = {
+                **{key: replace(choice, default=getattr(settings, key)) for key, choice in CHOICES.items()},
+                "soft_mask": Option("Soft mask px (4-channel models)", 0, 128, settings.soft_mask),
+            }
+            if self.model.controlnet is not None:
+                self.OPTIONS["controlnet_scale"] = Option("ControlNet scale", *CONTROLNET_SCALES, settings.controlnet_scale)
+        else:
+            # Only what the family's pipeline has: no sampler choice (the pipeline's own
+            # flow-matching scheduler), the prefill as the masked part's start, and the
+            # soft seam where the painter blends (pipeline_window.py).
+            self.OPTIONS = {"masked_content": Choice("Masked content", PIPELINE_MASKED_CONTENT, settings.masked_content)}
+            if self.family.blend == "latent blend":
+                self.OPTIONS["soft_mask"] = Option("Soft mask px", 0, 128, settings.soft_mask)
         # One window at a time: schedulers and the model's attention state are not shared safely.
         self._lock = threading.Lock()
 
+    def family_of_loop(self) -> Family:
+        """SD 1.x, 2.x or XL, for a model our own loop paints."""
+        assert isinstance(self.model, LoadedModel)
+        if self.model.xl:
+            return FAMILIES["sdxl"]
+        width = self.model.pipeline.unet.config.cross_attention_dim
+        return FAMILIES["sd2" if width == 1024 else "sd1"]
+
     def describe(self) -> dict[str, Any]:
         settings = self.settings
-        described: dict[str, Any] = {"painter": self.name, "model": settings.model, "model_kind": self.model.kind}
+        if isinstance(self.model, PipelineModel):
+            described: dict[str, Any] = {"painter": self.name, "model": settings.model, "family": self.family.key}
+            if settings.model_config:
+                described["model_config"] = settings.model_config
+            described["masked_content"] = settings.masked_content
+            if "soft_mask" in self.OPTIONS:
+                described["soft_mask"] = settings.soft_mask
+            if settings.offload:
+                described["offload"] = settings.offload
+            described["dtype"] = str(self.model.dtype).removeprefix("torch.")
+            return described
+        described = {"painter": self.name, "model": settings.model, "model_kind": self.model.kind,
+                     "family": self.family.key}
         if settings.vae:
             described["vae"] = settings.vae
         described.update(scheduler=settings.scheduler, masked_content=settings.masked_content)
@@ -81,7 +147,24 @@ class DiffusionPainter:
             raise ValueError(f"expected uint8 HxWx3 and a bool HxW mask, got {image.dtype} {image.shape} and {mask.shape}")
         settings = self.settings.with_options(request.options)
         with self._lock, torch.inference_mode():
+            if isinstance(self.model, PipelineModel):
+                return self._paint_pipeline(image, np.asarray(mask, bool), request, settings, progress, cancel)
             return self._paint(image, np.asarray(mask, bool), request, settings, progress, cancel)
+
+    def _paint_pipeline(self, image: np.ndarray, mask: np.ndarray, request: PaintRequest, settings: DiffusionSettings,
+                        progress: ProgressCallback, cancel: CancelToken) -> list[np.ndarray]:
+        assert isinstance(self.model, PipelineModel)
+        candidates = max(1, request.candidates)
+        soft_mask = settings.soft_mask if "soft_mask" in self.OPTIONS else 0
+        results = []
+        for index in range(candidates):
+            def on_step(done: int, total: int, preview: np.ndarray | None, index: int = index) -> None:
+                progress(PaintProgress(step=index * total + done, steps=candidates * total, preview=preview))
+
+            # Candidate i paints with seed + i, as in our own loop and PatchMatch.
+            results.append(paint_window(self.model, image, mask, request, soft_mask, index,
+                                        cancel.raise_if_cancelled, on_step))
+        return results
 
     def _paint(self, image: np.ndarray, mask: np.ndarray, request: PaintRequest, settings: DiffusionSettings,
                progress: ProgressCallback, cancel: CancelToken) -> list[np.ndarray]:
@@ -126,6 +209,12 @@ class DiffusionPainter:
         pixels = torch.from_numpy(np.ascontiguousarray(image.transpose(2, 0, 1)))[None].to(device).float() / 127.5 - 1
         hard = torch.from_numpy(mask.astype(np.float32))[None, None].to(device)
         return Window(pixels=pixels, mask=hard, blend=_blend(mask, soft_mask).to(device))
+
+
+def _model_name(model: str) -> str:
+    """How the label names a model: a file's stem, a folder's or a hub id's last part."""
+    path = Path(model.rstrip("/\\"))
+    return path.stem if path.suffix.lower() in (".safetensors", ".gguf", ".ckpt", ".pt", ".pth", ".bin") else path.name
 
 
 def _blend(mask: np.ndarray, soft_mask: int) -> torch.Tensor:

@@ -25,6 +25,12 @@ SCHEDULERS = ("Euler", "Euler a", "DPM++ 2M", "DPM++ 2M Karras", "DDIM", "UniPC"
 # - latent nothing: zero latents (a flat, neutral start), noised to `strength`.
 # At strength 1 all four start from pure noise; they differ below it.
 MASKED_CONTENT = ("fill", "original", "latent noise", "latent nothing")
+# The families painted through diffusers' pipelines start the masked part from the window's
+# pixels (the tiler's prefill, or the canvas's own with "original"): no latent choices.
+PIPELINE_MASKED_CONTENT = ("fill", "original")
+# diffusers' CPU offload for small GPUs: "model" moves each component to the GPU while it
+# runs (enable_model_cpu_offload), "sequential" each layer (slowest, least memory).
+OFFLOADS = ("model", "sequential")
 # The per-job choices, as the CLI's flags and the server's protocol both offer them.
 CHOICES = {
     "scheduler": Choice("Scheduler", SCHEDULERS, "Euler a"),
@@ -88,6 +94,7 @@ class DiffusionSettings:
     models: tuple[str, ...] = ()
     keep_models: int = KEEP_MODELS  # loaded models kept, at most (model_cache.py)
     model_memory: float | None = None  # GB loaded models may take; None: what the device has free
+    offload: str | None = None  # OFFLOADS, or None: the whole model on the device
 
     def __post_init__(self) -> None:
         if not str(self.model or "").strip():
@@ -104,6 +111,8 @@ class DiffusionSettings:
         if isinstance(scale, bool) or not isinstance(scale, (int, float)) or not low <= scale <= high:
             raise ModelError(f"ControlNet scale must be {low} to {high}, got {scale!r}")
         set_(self, "controlnet_scale", float(scale))
+        if self.offload is not None:
+            set_(self, "offload", canonical(self.offload, OFFLOADS, "offload"))
         if self.controlnet is not None and not str(self.controlnet).strip():
             raise ModelError("--controlnet needs a ControlNet: a hub id, a diffusers folder or a .safetensors file")
         set_(self, "embeddings", embedding_paths(self.embeddings))
