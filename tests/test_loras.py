@@ -105,3 +105,41 @@ def test_beyond_keep_the_least_recently_used_idle_adapter_is_deleted(painter, li
     loras.use([])
     assert loras.loaded == [str(library.find("lora", "kohya-ink").path)]
     loras.unload()
+
+
+def test_the_painter_takes_lora_tags_out_of_the_prompt_for_one_job(tiny, library):
+    from canvas.painters.diffusion.painter import DiffusionPainter
+    from canvas.painters.diffusion.settings import DiffusionSettings
+
+    painter = DiffusionPainter(DiffusionSettings(model=str(tiny.folder("sd-inpaint")), dtype="fp32", offline=True),
+                               library=library)
+    before = paint(painter, "a lake")
+    # The same text once the tag is out (the text encoders' LoRA is part of the prompt cache's key).
+    inked = paint(painter, "<lora:ink:0.5>a lake")
+    assert not np.array_equal(inked, before)
+    assert np.array_equal(paint(painter, "<lora:ink:0>a lake"), before)  # weight 0 paints as without
+    assert np.array_equal(paint(painter, "a lake"), before)  # the job after it, as the job before it
+    assert np.array_equal(paint(painter, "<lora:ink:0.5>a lake"), inked)  # kept loaded: the same again
+    with pytest.raises(LoraTagError, match="is for SDXL"):
+        paint(painter, "a lake <lora:xl-ink>")
+    assert np.array_equal(paint(painter, "a lake"), before)
+
+
+def test_a_flux_lora_on_a_flux_fill_pipeline_acts_for_one_job(tmp_path_factory):
+    """The families diffusers' pipelines paint take LoRAs the same way (here a FLUX.1 LoRA,
+    the kind FLUX.1 Fill takes)."""
+    from canvas.painters.diffusion.painter import DiffusionPainter
+    from canvas.painters.diffusion.settings import DiffusionSettings
+    from tiny_families import TinyFamilies
+    from tiny_loras import save_flux_lora
+
+    families = TinyFamilies.shared(tmp_path_factory)
+    root = tmp_path_factory.mktemp("comfy-flux")
+    save_flux_lora(families.folder("flux-fill"), root / "models" / "loras" / "flux-ink.safetensors")
+    library = Library([root], cache=None)
+    assert library.find("lora", "flux-ink").family == "flux"
+    painter = DiffusionPainter(DiffusionSettings(model=str(families.folder("flux-fill")), dtype="fp32", offline=True),
+                               library=library)
+    before = paint(painter, "a lake")
+    assert not np.array_equal(paint(painter, "<lora:flux-ink:0.8>a lake"), before)
+    assert np.array_equal(paint(painter, "a lake"), before)

@@ -65,3 +65,20 @@ def save_kohya_lora(folder: Path, path: Path, seed: int = 2) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     save_file(state, str(path), metadata={"ss_network_module": "networks.lora", "ss_network_dim": str(RANK)})
     return path
+
+
+def save_flux_lora(folder: Path, path: Path, seed: int = 3) -> Path:
+    """A LoRA on a tiny FLUX.1 (Fill) transformer's attention, as diffusers saves FLUX LoRAs
+    (`transformer.` keys): the kind FLUX.1 dev LoRAs are, which FLUX.1 Fill takes too."""
+    from diffusers import FluxPipeline, FluxTransformer2DModel
+    from peft import LoraConfig
+    from peft.utils import get_peft_model_state_dict
+
+    torch.manual_seed(seed)
+    transformer = FluxTransformer2DModel.from_pretrained(folder, subfolder="transformer")
+    transformer.add_adapter(LoraConfig(r=RANK, lora_alpha=ALPHA, init_lora_weights=False,
+                                       target_modules=["to_q", "to_k", "to_v"]))
+    state = {k: v * 4 for k, v in get_peft_model_state_dict(transformer).items()}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    FluxPipeline.save_lora_weights(path.parent, transformer_lora_layers=state, weight_name=path.name)
+    return path

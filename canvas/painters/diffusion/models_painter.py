@@ -108,11 +108,11 @@ class ModelsPainter:
 
     def _load(self, key: str) -> DiffusionPainter:
         if key == self.default and not self._in_library(key):
-            return DiffusionPainter(self.settings)  # --model a path, beside a library
+            return DiffusionPainter(self.settings, library=self.library)  # --model a path, beside a library
         entry = self.library.find_model(key)
         if key == self.default:  # every setting given is the default model's
-            return DiffusionPainter(replace(self.settings, model=str(entry.path)))
-        return DiffusionPainter(self._settings_for(entry))
+            return DiffusionPainter(replace(self.settings, model=str(entry.path)), library=self.library)
+        return DiffusionPainter(self._settings_for(entry), library=self.library)
 
     def _settings_for(self, entry: Any) -> DiffusionSettings:
         """The default settings for another model: its own file; the default model's config
