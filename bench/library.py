@@ -11,7 +11,17 @@ headers only), then:
 
 The issue's goal: a folder of hundreds of files lists in under a second after the first scan.
 
-    python bench/library.py [--json OUT] [--files 500]
+Models and LoRAs (`--models`, needs the diffusion extra; tiny random-weight models built here):
+
+- `switch_us`: a job's model switching between two loaded models (ModelsPainter.painter_for,
+  the LRU's hit), median and most, in microseconds; goal under 50 ms;
+- `lora_*_ms` on the tiny SD UNet and (`--full-unet`: builds SD 1.5's UNet with random
+  weights, 3.4 GB in fp32) on the full-size one, with a kohya LoRA of rank 16 on every
+  attention projection: `apply_first` (read, converted, injected and set), `remove` (the
+  adapters stop acting: the original layers' output, bit for bit), `apply_again` (kept
+  loaded: set active again), `unload` (every adapter out, the original layers back).
+
+    python bench/library.py [--json OUT] [--files 500] [--models [--full-unet]]
 """
 
 from __future__ import annotations
@@ -56,6 +66,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--json", metavar="OUT", help="also write the figures as JSON to OUT")
     parser.add_argument("--files", type=int, default=500, help="weights files in the folder (default 500)")
+    parser.add_argument("--models", action="store_true", help="also time model switches and LoRAs (tiny models)")
+    parser.add_argument("--full-unet", action="store_true", help="and a LoRA on a full-size SD 1.5 UNet (3.4 GB)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as temporary:
         root, cache = Path(temporary) / "webui", Path(temporary) / "library.json"
@@ -65,6 +77,12 @@ def main() -> None:
         rescans = [timed(cold.rescan)[0] for _ in range(5)]
         entries = len(cold.entries())
         cache_kb = round(cache.stat().st_size / 1024, 1)
+    figures = {}
+    if args.models:
+        from models_bench import lora_figures, switch_figures
+
+        figures.update(switch_figures())
+        figures.update(lora_figures(full=args.full_unet))
     report({
         "files": args.files,
         "entries": entries,
@@ -73,6 +91,7 @@ def main() -> None:
         "rescan_ms": round(statistics.median(rescans), 1),
         "files_read_cached": max(library.scan.read for _, library in cached),
         "cache_kb": cache_kb,
+        **figures,
     }, args.json)
 
 

@@ -138,14 +138,16 @@ class Endpoint:
 class Server(Endpoint):
     def __init__(self, data: Path, token: str | None = None, canvas: Path | None = None, port: int = 0,
                  painters: dict[str, Any] | None = None, log_level: str = "warning",
-                 window_timeout: float | None = 600.0, segmenter: Any = None, pings: bool = True) -> None:
-        """Serves `painters` (by name, the first the default), else one TintPainter; and `segmenter`.
+                 window_timeout: float | None = 600.0, segmenter: Any = None, pings: bool = True,
+                 library: Any = None) -> None:
+        """Serves `painters` (by name, the first the default), else one TintPainter; `segmenter`;
+        and `library`, the models library jobs name models and LoRAs from.
         `pings` False: no websocket keepalive pings (uvicorn draws their payload from the
         global `random` on the server's thread, which hypothesis takes for a strategy's doing)."""
         self.data = data
         self.painter = TintPainter()
         app = create_app(ServerConfig(data=data, canvas=canvas, token=token, window_timeout=window_timeout),
-                         painters or {"tint": self.painter}, segmenter)
+                         painters or {"tint": self.painter}, segmenter, library)
         self.state = app.state.server  # the running server's state, for white-box checks
         options = {**UVICORN, **({} if pings else {"ws_ping_interval": None})}  # as `boundless serve` runs it
         config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level=log_level, **options)

@@ -28,6 +28,7 @@ CODES = {
     "bad_params", "bad_choice", "bad_mask", "bad_name", "bad_image", "too_large", "not_found", "no_job", "no_candidates",
     "job_running", "queue_full", "exists", "default_canvas", "too_many", "empty", "bad_origin", "bad_host",
     "unauthorized", "disk_full", "read_only", "io_error", "busy", "method_not_allowed", "bad_points", "no_segmenter",
+    "no_library", "unknown_model", "unknown_lora", "bad_lora",
 }
 FIELDS = ["x", "y", "w", "h", "level", "left", "right", "up", "down", "job", "candidate", "params", "id", "rect",
           "zoom", "steps", "factor", "prompt", "name", "canvas", "points", "labels", "box"]

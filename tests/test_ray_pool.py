@@ -36,15 +36,19 @@ def local_ray():
     saved = os.environ.get("PYTHONPATH")
     # Workers import this worktree's canvas, not whatever the venv has installed.
     os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), saved) if p)
+    # Actors with a models library keep its scan cache here, not in the user's cache.
+    cache = os.environ.get("BOUNDLESS_CACHE_DIR")
+    os.environ["BOUNDLESS_CACHE_DIR"] = os.path.join(folder, "cache")
     try:
         ray.init(num_cpus=8, include_dashboard=False, _temp_dir=folder, log_to_driver=False)
         yield ray
     finally:
         ray.shutdown()
-        if saved is None:
-            os.environ.pop("PYTHONPATH", None)
-        else:
-            os.environ["PYTHONPATH"] = saved
+        for name, value in (("PYTHONPATH", saved), ("BOUNDLESS_CACHE_DIR", cache)):
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
         shutil.rmtree(folder, ignore_errors=True)
 
 
@@ -306,3 +310,16 @@ def test_a_flux_fill_actor_paints_the_pixels_an_in_process_painter_paints(local_
         assert pool.describe()["family"] == key and pool.profile.label == tiny.painter(key).label
         painted = pool.submit(task(pixels, seen, seed=7, candidates=2, **QUICK)).result(timeout=300)
     assert same(painted, expected) and any(p.preview is not None for p in seen)
+
+
+def test_a_ray_actor_loads_a_model_by_its_library_name(local_ray, models, tmp_path):
+    from library_folders import comfy_folder
+
+    folder = comfy_folder(models, tmp_path / "ComfyUI")
+    options = {"model": "sd15", "models": (str(folder),), "dtype": "fp32", "offline": True}
+    with RayPool("diffusion", options, size=1, address="auto") as pool:
+        seen: list = []
+        painted = pool.submit(task(window(512), seen, seed=2, model="tiny-xl", **QUICK)).result(timeout=300)
+        assert pool.describe()["model"] == "sd15"
+    assert len(painted.candidates) == 1
+    assert [(p.loading, p.step) for p in seen if p.loading] == [("tiny-xl", 0), ("tiny-xl", 1)]

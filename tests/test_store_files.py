@@ -229,6 +229,9 @@ def test_parameters_use_a1111s_keys_order_and_spelling():
         "Seed: 3, Size: 64x32, Painter: patchmatch, Patch size: 7, Boundless revision: 2, Level: 1")
     assert "Model: sd-inpaint, Boundless" in parameters_text({"model": "C:\\models\\sd-inpaint\\"}, 1, 0, (8, 8))
     assert "Model: stable-diffusion-2-inpainting," in parameters_text({"model": "stabilityai/stable-diffusion-2-inpainting"}, 1, 0, (8, 8))
+    # the history's own record of a job's LoRAs, {name as tagged: hash} (canvas/library/records.py)
+    assert 'Lora hashes: "film grain: a1b2c3d4e5f6, inkv2: 0f0f0f0f0f0f", Boundless' in parameters_text(
+        {"loras": {"film grain": "a1b2c3d4e5f6", "ink:v2": "0f0f0f0f0f0f"}}, 1, 0, (8, 8))
     # a LoRA without a hash is not listed (its tag is in the prompt); a record of another shape exports all the same
     for loras in ([{"name": "x", "weight": 1.0}], "x", [None]):
         assert parameters_text({"loras": loras}, 1, 0, (8, 8)) == "Size: 8x8, Boundless revision: 1, Level: 0"

@@ -11,7 +11,7 @@ from canvas.jobs.spec import DEFAULT_STRATEGY, REFINE_STRENGTH, STRATEGIES
 from canvas.video.path import EASINGS
 from canvas.painters import PAINTERS
 from canvas.painters.diffusion import CHOICES, DEVICES, DTYPES
-from canvas.painters.diffusion.settings import CONTROLNET_SCALE, CONTROLNET_SCALES, OFFLOADS, SOFT_MASK
+from canvas.painters.diffusion.settings import CONTROLNET_SCALE, CONTROLNET_SCALES, KEEP_MODELS, OFFLOADS, SOFT_MASK
 
 DEFAULTS = TilerSettings()
 
@@ -162,7 +162,7 @@ def build_parser() -> Parser:
     return parser
 
 
-def library_arguments(parser: argparse.ArgumentParser, required: bool = False) -> None:
+def library_arguments(parser: argparse.ArgumentParser | argparse._ArgumentGroup, required: bool = False) -> None:
     """The models folders the library scans (canvas/library/)."""
     parser.add_argument("--models", action="append", required=required, default=None, metavar="DIR",
                         help="a models folder, repeatable: an A1111 or ComfyUI folder (or its models/), or a plain "
@@ -243,7 +243,13 @@ def _model_arguments(parser: argparse.ArgumentParser) -> None:
     model = parser.add_argument_group("diffusion models (--painter diffusion)")
     model.add_argument("--model", help="hub id (owner/name), diffusers folder, or one .safetensors/.ckpt file (SD, "
                        "SDXL, FLUX.1 [Fill], FLUX.2 Klein, Z-Image, Qwen-Image, SD 3.x, Chroma); a transformer "
-                       ".safetensors or .gguf file with --model-config")
+                       ".safetensors or .gguf file with --model-config; with --models, a model's name in the "
+                       "library (a job may name another)")
+    library_arguments(model)
+    model.add_argument("--keep-models", type=int, default=KEEP_MODELS, metavar="N", help=f"with --models: loaded "
+                       f"models kept, so switching back is instant (default {KEEP_MODELS})")
+    model.add_argument("--model-memory", type=float, metavar="GB", help="with --models: GB loaded models may take "
+                       "together (default: what the GPU, or the system, has free)")
     model.add_argument("--model-config", metavar="DIR", help="diffusers config folder for a single-file --model "
                        "(needed with --offline, and for every transformer or GGUF file: model_index.json, component "
                        "configs, tokenizer; the VAE and text encoders too for a transformer file)")

@@ -13,16 +13,20 @@ import numpy as np
 
 from canvas.cli.errors import UserError
 from canvas.cli.images import MAX_PIXELS, load_image, load_mask
+from canvas.cli.models import open_library
 from canvas.cli.painting import painter_options, painter_pool, uses_pool
 from canvas.cli.progress import ProgressBar, VideoBar
 from canvas.cli.segmenting import Pointing, open_segmenter, wants_segment
-from canvas.jobs import Expand, Inpaint, JobError, JobSpec, Target, TilerSettings, recorded_params, run_job, run_steps
+from canvas.jobs import Expand, Inpaint, JobError, JobSpec, Target, TilerSettings, recorded_params, run_steps
 from canvas.jobs.pool import profile_of
 from canvas.jobs.spec import prefill_for
 from canvas.jobs.guided import GrowTo, full_body, guided_steps
 from canvas.jobs.schedule import PromptSchedule
 from canvas.jobs.zoom import zoom_out_steps
+from canvas.library import LibraryError
+from canvas.library.records import models_record
 from canvas.painters import PaintRequest, create_painter, defaults_of
+from canvas.painters.diffusion.lora_tags import LoraTagError, find_loras, painter_family, parse_lora_tags
 from canvas.painters.diffusion.settings import masked_content
 from canvas.store import Store
 from canvas.video import VideoError, VideoSettings, render_video
@@ -196,9 +200,13 @@ def _run(args: argparse.Namespace, target: Target | Staged, image: np.ndarray | 
     options = painter_options(args, [args.painter])  # checks the painter's names first: one line, no torch
     request, tiler = _settings(args)
     strategy = _strategy(args)
+    library = open_library(args.models) if args.painter == "diffusion" and args.models else None
     with _painting(args, options.get(args.painter, {})) as (painter, pool):
         # Steps, guidance and strength not given are the painter's (a model family's) defaults.
         request = replace(request, **{key: value for key, value in defaults_of(painter).items() if getattr(args, key) is None})
+        if args.painter == "diffusion":
+            _check_loras(library, request, painter)
+        models = models_record(library, request, painter.describe().get("model"))
         native = getattr(painter, "native_window", None)
         if args.window is None and native:  # the size the model was trained at
             tiler = replace(tiler, window=native)
@@ -207,11 +215,12 @@ def _run(args: argparse.Namespace, target: Target | Staged, image: np.ndarray | 
             if isinstance(target, tuple):
                 kind, record, make = target
                 specs = [replace(spec, **strategy) for spec in make(store, request, tiler)]
-                params = {**recorded_params(specs[0], painter), **record, "target": kind}
+                params = {**recorded_params(specs[0], painter), **models, **record, "target": kind}
                 result = run_steps(store, painter, specs, kind=kind, params=params, on_event=progress, pool=pool)
             else:
                 spec = JobSpec(target, request=request, tiler=tiler, **strategy)
-                result = run_job(store, painter, spec, on_event=progress, pool=pool)
+                params = {**recorded_params(spec, painter), **models}
+                result = run_steps(store, painter, [spec], params=params, on_event=progress, pool=pool)
             if result.status != "done":
                 raise UserError(f"the job was {result.status} after {result.windows_done} windows")
             bounds = store.bounds(0)
@@ -222,6 +231,14 @@ def _run(args: argparse.Namespace, target: Target | Staged, image: np.ndarray | 
     windows = len(result.windows)
     print(f"wrote {where}({bounds.w}x{bounds.h} px, {windows} window{'s' if windows != 1 else ''}, {result.seconds:.1f} s{canvas})")
     return 0
+
+
+def _check_loras(library: Any, request: PaintRequest, painter: Any) -> None:
+    """The prompt's LoRA tags, found in the library and of the model's family: one line if not."""
+    try:
+        find_loras(library, parse_lora_tags(request.prompt).loras, painter_family(painter))
+    except (LoraTagError, LibraryError) as exc:
+        raise UserError(str(exc)) from None
 
 
 @contextlib.contextmanager

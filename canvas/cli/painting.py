@@ -15,7 +15,7 @@ DIFFUSION = "diffusion"
 # Model options only the diffusion painter takes (argparse dest -> DiffusionSettings field).
 MODEL_OPTIONS = ("model", "model_config", "offline", "device", "dtype", "vae", "scheduler", "masked_content",
                  "soft_mask", "controlnet", "controlnet_scale", "embeddings", "attention_slicing", "vae_tiling",
-                 "offload")
+                 "offload", "models", "keep_models", "model_memory")
 
 
 def painter_options(args: argparse.Namespace, names: Iterable[str]) -> dict[str, dict[str, Any]]:
@@ -32,10 +32,12 @@ def painter_options(args: argparse.Namespace, names: Iterable[str]) -> dict[str,
         raise UserError("--controlnet steers a Stable Diffusion model: add --painter diffusion --model MODEL")
     elif args.embeddings:
         raise UserError("--embeddings are for a Stable Diffusion model: add --painter diffusion --model MODEL")
+    elif args.models:
+        raise UserError("--models is for the diffusion painter: add --painter diffusion --model NAME")
     options: dict[str, dict[str, Any]] = {}
     for name in names:
         if name == DIFFUSION:
-            options[name] = {key: getattr(args, key) for key in MODEL_OPTIONS}
+            options[name] = _model_options(args)
         elif name == "patchmatch" and hasattr(args, "patch_size"):
             options[name] = {"patch_size": args.patch_size}
     return options
@@ -46,9 +48,15 @@ def _check_diffusion(args: argparse.Namespace) -> None:
     from canvas.painters.diffusion import DiffusionSettings, ModelError
 
     try:
-        DiffusionSettings(**{key: getattr(args, key) for key in MODEL_OPTIONS})
+        DiffusionSettings(**_model_options(args))
     except ModelError as exc:
         raise UserError(str(exc)) from None
+
+
+def _model_options(args: argparse.Namespace) -> dict[str, Any]:
+    options = {key: getattr(args, key) for key in MODEL_OPTIONS}
+    options["models"] = tuple(args.models or ())
+    return options
 
 
 MAX_PAINTERS = 64

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from canvas.cli.errors import UserError
+from canvas.cli.models import open_library
 from canvas.cli.painting import painter_options, painter_pool, uses_pool
 from canvas.cli.segmenting import open_segmenter
 from canvas.painters import load_painters, painter_names
@@ -56,8 +57,11 @@ def serve(args: argparse.Namespace) -> int:
         for pool in painters.values():
             pool.close()
         raise
+    # The server's own view of the library: what `welcome` lists and jobs are checked
+    # against (each painter scans the same folders; the scan cache makes it cheap).
+    library = open_library(args.models) if args.models else None
     app = create_app(ServerConfig(data=Path(args.data), canvas=canvas, token=token, window_timeout=timeout),
-                     painters, segmenter)
+                     painters, segmenter, library)
     logging.getLogger("uvicorn.access").addFilter(RedactToken())
     host = f"[{args.host}]" if ":" in args.host else args.host
     print(f"Boundless: open http://{host}:{args.port}/" + (" (with ?token=...)" if token else ""), flush=True)

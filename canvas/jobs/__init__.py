@@ -4,7 +4,7 @@
 `window` paints one, `runner` drives them in order and commits each.
 """
 
-from canvas.jobs.events import EventCallback, JobEvent, JobPlanned, WindowCommitted, WindowProgress
+from canvas.jobs.events import EventCallback, JobEvent, JobPlanned, ModelLoading, WindowCommitted, WindowProgress
 from canvas.jobs.runner import JobResult, SelectCandidate, recorded_params, run_job, run_steps
 from canvas.jobs.spec import (
     MAX_GROW,
@@ -31,6 +31,7 @@ __all__ = [
     "JobSpec",
     "MAX_GROW",
     "MAX_TARGET_PX",
+    "ModelLoading",
     "PREFILLS",
     "SelectCandidate",
     "Target",

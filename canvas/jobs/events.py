@@ -41,5 +41,14 @@ class WindowCommitted:
     rev: int
 
 
-JobEvent = Union[JobPlanned, WindowProgress, WindowCommitted]
+@dataclass(frozen=True)
+class ModelLoading:
+    """A model the job paints with is loading (`loaded` False), or is there now (True):
+    loading one takes seconds to minutes, and the job shows it."""
+
+    model: str  # its library name (or the path given as --model)
+    loaded: bool
+
+
+JobEvent = Union[JobPlanned, WindowProgress, WindowCommitted, ModelLoading]
 EventCallback = Callable[[JobEvent], None]

@@ -22,9 +22,13 @@ so jobs that each keep at most `size` windows in flight take turns window by win
     finally:
         pool.close()
 
-A pool of one's own implements `PainterPool` (`size`, `describe`, `submit`, `close`) and
-may carry a `profile` (`PainterProfile`: the painter's name, settings, options, native
-window, the settings it uses, their defaults and its label, for the server and the history; `profile_of` makes one from `describe` without).
+A pool of one's own implements `PainterPool` (`size`, `describe`, `submit`, `close`), may
+have `prepare(request, progress)` (the runner calls it from the job's thread before the
+job's windows: the in-process pools let a painter with models load the job's one there,
+not on the painter thread other jobs' windows wait for) and may carry a `profile`
+(`PainterProfile`: the painter's name, settings, options, native window, the settings it
+uses, their defaults and its label, for the server and the history; `profile_of` makes
+one from `describe` without).
 """
 
 from __future__ import annotations
@@ -154,6 +158,9 @@ class InlinePool:
     def describe(self) -> dict[str, Any]:
         return self.painter.describe()
 
+    def prepare(self, request: PaintRequest, progress: ProgressCallback) -> None:
+        prepare_painters([self.painter], request, progress)
+
     def submit(self, task: WindowTask) -> "Future[PaintedWindow]":
         future: Future[PaintedWindow] = Future()
         future.set_running_or_notify_cancel()
@@ -241,8 +248,20 @@ class ThreadPool(QueuedPool):
     def describe(self) -> dict[str, Any]:
         return self.painters[0].describe()
 
+    def prepare(self, request: PaintRequest, progress: ProgressCallback) -> None:
+        prepare_painters(self.painters, request, progress)
+
     def _paint(self, slot: int, task: WindowTask) -> PaintedWindow:
         return paint_window(task.pixels, self.painters[slot], task.request, task.settings, task.progress, task.cancel)
+
+
+def prepare_painters(painters: Sequence[Any], request: PaintRequest, progress: ProgressCallback) -> None:
+    """Have in-process painters that can (`prepare`: a painter with models to load) make
+    ready for a job before its windows come, in the caller's thread."""
+    for painter in {id(p): p for p in painters}.values():
+        prepare = getattr(painter, "prepare", None)
+        if callable(prepare):
+            prepare(request, progress)
 
 
 def portable(exc: BaseException) -> BaseException:

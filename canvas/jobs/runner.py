@@ -31,7 +31,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from canvas.jobs.coarse import plan_stages
-from canvas.jobs.events import EventCallback, JobPlanned, WindowCommitted, WindowProgress
+from canvas.jobs.events import EventCallback, JobPlanned, ModelLoading, WindowCommitted, WindowProgress
 from canvas.jobs.pool import InlinePool, PainterPool, WindowTask
 from canvas.jobs.spec import JobError, JobSpec, Stage
 from canvas.jobs.target import TargetPixels, resolve_target
@@ -223,6 +223,10 @@ class _Painting:
         painting: dict[int, Future[PaintedWindow]] = {}
         fills: dict[int, np.ndarray] = {}  # what each window paints, as it was handed out
         committed = 0
+        prepare = getattr(self.pool, "prepare", None)
+        if prepare is not None:  # the job's model loads here, in the job's thread, not on a painter's
+            prepare(spec.request, lambda report: self.emit(_loading(report)) if report.loading else None)
+            self.cancel.raise_if_cancelled()
         try:
             while committed < len(plan):
                 while ready and len(painting) < self.pool.size:
@@ -235,7 +239,7 @@ class _Painting:
                 index, report = self._next(inbox)
                 if report is not None:
                     if index in painting:
-                        self.emit(WindowProgress(index, len(plan), plan[index].rect, report.step, report.steps, report.preview))
+                        self.emit(_progress(index, len(plan), plan[index].rect, report))
                     continue
                 painted = painting.pop(index).result()
                 self.cancel.raise_if_cancelled()
@@ -271,7 +275,7 @@ class _Painting:
 
         def progress(report: PaintProgress) -> None:
             if threading.get_ident() == here:  # painted in this thread: tell it now
-                self.emit(WindowProgress(index, len(plan), rect, report.step, report.steps, report.preview))
+                self.emit(_progress(index, len(plan), rect, report))
             else:
                 inbox.put((index, report))
 
@@ -299,6 +303,17 @@ class _Painting:
         self.done += 1
         self.emit(WindowCommitted(index, windows, rect, spec.level, self.rev))
         return True
+
+
+def _progress(index: int, windows: int, rect: Rect, report: PaintProgress) -> WindowProgress | ModelLoading:
+    """A painter's report as a job event: a window's step, or a model loading for it."""
+    if report.loading:
+        return _loading(report)
+    return WindowProgress(index, windows, rect, report.step, report.steps, report.preview)
+
+
+def _loading(report: PaintProgress) -> ModelLoading:
+    return ModelLoading(str(report.loading), report.step >= report.steps)
 
 
 def _ring(pixels: TargetPixels, rect: Rect) -> np.ndarray:
@@ -333,4 +348,16 @@ def recorded_params(spec: JobSpec, painter: Painter) -> dict[str, Any]:
     """What a job's revision records of its settings (and an exported PNG carries): the
     job's, the painter's, and the job's own painter options, which win over the
     painter's defaults."""
-    return {**spec.describe(uses=uses_of(painter)), **painter.describe(), **spec.request.options}
+    params = {**spec.describe(uses=uses_of(painter)), **painter.describe(), **spec.request.options}
+    model = spec.request.model
+    if model and model != params.get("model"):
+        # The painter describes its default model: what it says of that model is not this one's.
+        for key in MODEL_KEYS:
+            params.pop(key, None)
+        params["model"] = model
+    return params
+
+
+# What a painter's description says of its default model alone (a job naming another
+# model records that one's name, and canvas/library/records.py its family and hash).
+MODEL_KEYS = ("model", "model_kind", "model_hash", "family", "model_config", "vae", "controlnet", "controlnet_scale")

@@ -90,6 +90,16 @@ class Library:
                                f"say which, {' or '.join(repr(m.name) for m in matches[:4])}")
         raise NotFound(f"no {kind.replace('_', ' ')} named {name!r} in the models library")
 
+    def find_model(self, name: str) -> Entry:
+        """The checkpoint or diffusion model named `name` (what a job's `model` names)."""
+        try:
+            return self.find("checkpoint", name)
+        except NotFound as missing:
+            try:
+                return self.find("diffusion_model", name)
+            except NotFound:
+                raise NotFound(str(missing).replace("no checkpoint named", "no model named")) from None
+
     def hash(self, entry: Entry) -> str | None:
         """A1111's short hash of `entry` ("Model hash", a LoRA's shorthash); computed on first
         need (reading the whole file), then cached. None for a diffusers folder."""

@@ -43,11 +43,13 @@ def _diffusion(**options: Any) -> Painter:
     except TypeError as exc:  # an option it does not have
         raise ModelError(f"diffusion painter: {exc}") from None
     try:
+        from canvas.painters.diffusion.models_painter import ModelsPainter
         from canvas.painters.diffusion.painter import DiffusionPainter
     except ImportError as exc:
         raise ModelError(f"the diffusion painter needs torch, diffusers and transformers "
                          f"(pip install 'boundless-canvas[diffusion]'): {exc}") from None
-    return DiffusionPainter(settings)
+    # With a models library (--models), jobs may name any model in it: one per job.
+    return ModelsPainter(settings) if settings.models else DiffusionPainter(settings)
 
 
 PAINTERS: dict[str, Callable[..., Painter]] = {"patchmatch": _patchmatch, "diffusion": _diffusion}

@@ -51,6 +51,9 @@ class PaintRequest:
     strength: float = 1.0
     candidates: int = 1
     options: dict[str, Any] = field(default_factory=dict)
+    # The model by its library name (canvas/library; a client never sends a path); None:
+    # the painter's own (`--model`). Painters without models ignore it.
+    model: str | None = None
 
 
 @dataclass(frozen=True)
@@ -60,6 +63,9 @@ class PaintProgress:
     step: int
     steps: int
     preview: np.ndarray | None = None  # a small RGB approximation of the window, if cheap
+    # Not a step but a model loading for this window: its name; step 0 of 1 when the
+    # load starts (or the window starts waiting for it), 1 of 1 when it is there.
+    loading: str | None = None
 
 
 ProgressCallback = Callable[[PaintProgress], None]

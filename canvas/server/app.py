@@ -42,14 +42,16 @@ log = logging.getLogger(__name__)
 UVICORN = {"ws_max_size": limits.TRANSPORT_MAX, "ws_per_message_deflate": False}
 
 
-def create_app(config: ServerConfig, painters: Mapping[str, Painter | PainterPool] | Painter, segmenter: Any = None) -> Starlette:
+def create_app(config: ServerConfig, painters: Mapping[str, Painter | PainterPool] | Painter, segmenter: Any = None,
+               library: Any = None) -> Starlette:
     """`painters` by name, the first the default; one painter alone is served by its name.
     A painter is an object (painting one window at a time) or a pool of them
     (canvas.jobs.pool.open_pool: processes, Ray actors), which the server closes when it stops.
-    `segmenter` (canvas.segment.load_segmenter) answers `segment` commands; None: refused."""
+    `segmenter` (canvas.segment.load_segmenter) answers `segment` commands; None: refused.
+    `library` (canvas.library.Library over `--models`): models and LoRAs jobs may name."""
     if not isinstance(painters, Mapping):
         painters = {painters.name: painters}
-    state = ServerState(config, painters, segmenter)
+    state = ServerState(config, painters, segmenter, library)
     if config.token:
         _redact_logs()
 
@@ -77,6 +79,8 @@ def _routes(default: str) -> list[BaseRoute]:
     found: list[BaseRoute] = [
         Route("/api/canvases", routes.list_canvases, methods=["GET"]),
         Route("/api/canvases", routes.create_canvas, methods=["POST"]),
+        Route("/api/models", routes.list_models, methods=["GET"]),
+        Route("/api/models/rescan", routes.rescan_models, methods=["POST"]),
         Route(canvas, routes.rename_canvas, methods=["PATCH"]),
         Route(canvas, routes.delete_canvas, methods=["DELETE"]),
         Route(canvas + "/tiles/{level}/{tx}/{ty}.{fmt}", routes.tile, methods=["GET"]),

@@ -18,7 +18,7 @@ from typing import Any, Awaitable, Callable
 
 from starlette.websockets import WebSocket
 
-from canvas.jobs import JobPlanned, WindowCommitted, WindowProgress
+from canvas.jobs import JobPlanned, ModelLoading, WindowCommitted, WindowProgress
 from canvas.server.canvases import Canvases
 from canvas.server.messages import box, history
 from canvas.server.protocol import Viewport, encode_binary, tiles_frame
@@ -185,6 +185,8 @@ class Broadcaster:
             self.send(canvas, {"type": "window.committed", **head, "window": event.window, "windows": event.windows,
                                "rect": box(event.rect), "level": event.level, "rev": event.rev})
             return self.refresh(canvas, event.rect.to_level(event.level, 0), event.rev)
+        elif isinstance(event, ModelLoading):
+            self.send(canvas, {"type": "job.loading", **head, "model": event.model, "loaded": event.loaded})
         elif isinstance(event, CandidatesStaged):
             self._candidates(job, event)
         elif isinstance(event, JobFinished):

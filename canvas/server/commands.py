@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any, Awaitable, Callable
 
-from canvas.server import growth, protocol
+from canvas.server import growth, models, protocol
 from canvas.server.broadcast import Client
 from canvas.server.errors import ApiError, bad, conflict
 from canvas.server.messages import box, history as history_message
@@ -133,6 +133,12 @@ async def segment(state: ServerState, client: Client, message: dict[str, Any], p
     return {"level": asked.level, **box(asked.rect), "score": round(score, 4), "format": "mask", PAYLOAD: mask}
 
 
+async def rescan(state: ServerState, client: Client, message: dict[str, Any], payload: bytes | None) -> dict[str, Any]:
+    """Scan the models folders again; every client on every canvas gets `models.changed`."""
+    found = await models.rescan(state)
+    return {"models": len(found["models"]), "loras": len(found["loras"])}
+
+
 async def ping(state: ServerState, client: Client, message: dict[str, Any], payload: bytes | None) -> dict[str, Any]:
     return {}
 
@@ -141,12 +147,14 @@ HANDLERS: dict[str, Handler] = {
     "subscribe": subscribe, "outpaint": outpaint, "expand": expand, "inpaint": inpaint, "zoomout": zoomout,
     "grow": grow, "video": video, "cancel": cancel,
     "accept": accept, "discard": discard, "undo": undo, "redo": redo, "history": history, "ping": ping,
-    "segment": segment,
+    "segment": segment, "rescan": rescan,
 }
 
 
 async def _submit(state: ServerState, client: Client, message: dict[str, Any], kind: str, target: Any) -> dict[str, Any]:
-    spec, auto, painter = protocol.job_spec(message, target, state.options, state.windows, state.defaults)
+    spec, auto, painter = protocol.job_spec(message, target, state.options, models.windows_for(state, message),
+                                            models.defaults_for(state, message))
+    models.check_job(state, painter, spec.request)
     # What was asked, as sent (an inpaint's mask aside): an interrupted job is reported with it.
     request = {key: value for key, value in message.items() if key in REQUEST_FIELDS}
     job = Job(id=state.queue.new_id(), canvas=client.canvas, client=client.id, kind=kind, spec=spec,
@@ -157,7 +165,9 @@ async def _submit(state: ServerState, client: Client, message: dict[str, Any], k
 
 async def _submit_stages(state: ServerState, client: Client, message: dict[str, Any], parse: Any) -> dict[str, Any]:
     """A job of several stages (zoomout, grow): checked now, its specs made when it runs."""
-    request, tiler, auto, painter = protocol.job_settings(message, state.options, state.windows, state.defaults)
+    request, tiler, auto, painter = protocol.job_settings(message, state.options, models.windows_for(state, message),
+                                                          models.defaults_for(state, message))
+    models.check_job(state, painter, request)
     stages = parse(message, request, tiler)
     fields = {key: value for key, value in message.items() if key in REQUEST_FIELDS}
     job = Job(id=state.queue.new_id(), canvas=client.canvas, client=client.id, kind=stages.kind, stages=stages,

@@ -21,6 +21,7 @@ import numpy as np
 
 from canvas.jobs import Expand, Frame, Inpaint, JobError, JobSpec, TilerSettings
 from canvas.jobs.spec import DEFAULT_STRATEGY, MAX_GROW, MAX_LEVEL, REFINE_STRENGTH, STRATEGIES, prefill_for
+from canvas.library.names import MAX_NAME
 from canvas.painters import SAMPLING_DEFAULTS, Choice, Option, PaintRequest
 from canvas.server import limits
 from canvas.segment.prompt import SegmentError, SegmentPrompt
@@ -35,7 +36,7 @@ from tiler.rect import Rect
 VERSION = 3
 TILE = Store.TILE
 COMMANDS = ("subscribe", "outpaint", "expand", "inpaint", "zoomout", "grow", "video", "cancel", "undo", "redo", "accept",
-            "discard", "history", "ping", "segment")
+            "discard", "history", "ping", "segment", "rescan")
 _MISSING = object()
 
 # Parameters of a job, with the bounds a client may ask for. The job's own classes
@@ -44,7 +45,7 @@ _MISSING = object()
 PARAMS = {
     "prompt", "negative_prompt", "seed", "steps", "guidance", "strength", "candidates",
     "auto_accept", "painter", "window", "context", "pad", "feather", "prefill", "colour_match",
-    "strategy", "refine_strength",
+    "strategy", "refine_strength", "model",
 }
 
 
@@ -308,6 +309,8 @@ def job_settings(message: dict[str, Any], painters: Mapping[str, Mapping[str, Op
         strength=number(params, "strength", 0.0, 1.0, sampling["strength"]),
         candidates=integer(params, "candidates", 1, 4, 1),
         options={key: _option(params, key, option) for key, option in options.items() if key in params},
+        # A library name, checked against the library before the job is queued (models.py).
+        model=text(params, "model", MAX_NAME) if params.get("model") is not None else None,
     )
     tiling = TilerSettings(window=windows.get(painter) or TilerSettings().window)
     settings = _job(

@@ -38,9 +38,11 @@ from typing import Any, Callable, Mapping
 
 import numpy as np
 
-from canvas.jobs import JobError, JobPlanned, JobSpec, WindowCommitted, WindowProgress, run_job, run_steps
+from canvas.jobs import JobError, JobPlanned, JobSpec, WindowCommitted, WindowProgress, recorded_params, run_steps
 from canvas.jobs.pool import PainterPool, ThreadPool
 from canvas.jobs.watchdog import PainterTimeout, TimedPainter
+from canvas.library import Library
+from canvas.library.records import models_record
 from canvas.painters import CancelToken, Painter
 from canvas.server import limits
 from canvas.server.canvases import Canvases
@@ -121,11 +123,13 @@ Listener = Callable[[Job, Any], None]
 
 class JobQueue:
     def __init__(self, canvases: Canvases, painters: Mapping[str, Painter], on_event: Listener,
-                 window_timeout: float | None = None, pools: Mapping[str, PainterPool] | None = None) -> None:
+                 window_timeout: float | None = None, pools: Mapping[str, PainterPool] | None = None,
+                 library: Library | None = None) -> None:
         """`painters` by name, what jobs record of them (a `PainterProfile` for one that
         paints elsewhere); `pools` paint them (a painter without one gets a pool of itself).
         `window_timeout`: seconds one window may paint before its job fails (None: no limit)."""
         self.canvases = canvases
+        self.library = library  # a job's record names its model and LoRAs with their hashes from it
         self.painters = dict(painters)
         pools = dict(pools or {})
         # A painter object paints one window at a time, each within the time limit.
@@ -321,11 +325,12 @@ class JobQueue:
                 )
                 if job.stages is not None:
                     specs = job.stages.build(store)
-                    record = job.stages.record(specs[0], painter)
+                    record = {**job.stages.record(specs[0], painter), **self._models(specs[0], painter)}
                     result = run_steps(store, painter, specs, kind=job.stages.kind, params=record, **hooks)
                 else:
                     assert job.spec is not None
-                    result = run_job(store, painter, job.spec, **hooks)
+                    record = {**recorded_params(job.spec, painter), **self._models(job.spec, painter)}
+                    result = run_steps(store, painter, [job.spec], params=record, **hooks)
         except JobError as exc:
             return JobFinished("failed", code="bad_job", reason=str(exc))
         except PainterTimeout as exc:
@@ -341,6 +346,11 @@ class JobQueue:
             code = "out_of_memory" if "OutOfMemory" in type(exc).__name__ else "painter_failed"  # torch's CUDA OOM
             return JobFinished("failed", code=code, reason=_reason(exc))
         return JobFinished(result.status, result.rev, result.windows_done, result.seconds, taken_back=result.taken_back)
+
+    def _models(self, spec: JobSpec, painter: Any) -> dict[str, Any]:
+        """The job's model and LoRAs with their hashes (A1111's "Model hash", "Lora hashes"):
+        hashing reads a file once, here in the job's thread."""
+        return models_record(self.library, spec.request, painter.describe().get("model"))
 
     def _import(self, job: Job, store: Any, started: float) -> JobFinished:
         assert job.image is not None

@@ -16,7 +16,7 @@ from PIL import Image
 from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, Response
 
-from canvas.server import limits
+from canvas.server import limits, models
 from canvas.server.canvases import check_name
 from canvas.server.errors import STORAGE_STATUS, ApiError, bad, too_large
 from canvas.server.queue import Job, JobFinished
@@ -41,6 +41,16 @@ def _state(request: Request) -> ServerState:
 async def list_canvases(request: Request) -> JSONResponse:
     canvases = _state(request).canvases
     return JSONResponse({"default": canvases.default, "canvases": [canvases.describe(name) for name in canvases.names()]})
+
+
+async def list_models(request: Request) -> JSONResponse:
+    """The models library: `models` and `loras` as `welcome` lists them."""
+    return JSONResponse(models.listing(_state(request).library))
+
+
+async def rescan_models(request: Request) -> JSONResponse:
+    """Scan the models folders again; every client is sent `models.changed`."""
+    return JSONResponse(await models.rescan(_state(request)))
 
 
 async def create_canvas(request: Request) -> JSONResponse:

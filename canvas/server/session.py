@@ -20,7 +20,7 @@ from typing import Any
 
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
-from canvas.server import limits, protocol
+from canvas.server import limits, models, protocol
 from canvas.server.broadcast import Client
 from canvas.server.canvases import check_name
 from canvas.server.commands import HANDLERS, PAYLOAD
@@ -118,4 +118,5 @@ def _welcome(state: ServerState, client: Client, store: Any) -> dict[str, Any]:
         "painter_windows": state.windows, "painter_pools": {name: pool.size for name, pool in state.queue.pools.items()},
         "limits": limits.as_dict(), "jobs": jobs, "segmenter": state.segmenter is not None,
         "interrupted": [record.as_dict() for record in store.interrupted_jobs()],
+        **models.listing(state.library),  # `models` and `loras`: what jobs may name
     }

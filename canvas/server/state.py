@@ -11,6 +11,7 @@ from typing import Any, Mapping
 
 from canvas.jobs import TilerSettings
 from canvas.jobs.pool import PainterPool, profile_of
+from canvas.library import Library
 from canvas.painters import Painter, defaults_of, label_of, options_of, uses_of
 from canvas.server import limits
 from canvas.server.broadcast import Broadcaster
@@ -31,9 +32,11 @@ class ServerConfig:
 
 
 class ServerState:
-    def __init__(self, config: ServerConfig, painters: Mapping[str, Painter | PainterPool], segmenter: Any = None) -> None:
+    def __init__(self, config: ServerConfig, painters: Mapping[str, Painter | PainterPool], segmenter: Any = None,
+                 library: Library | None = None) -> None:
         """`painters` by name, the first paints jobs that name none: painter objects (each
-        paints one window at a time, here) or pools (`serve --painters N`, `--ray`)."""
+        paints one window at a time, here) or pools (`serve --painters N`, `--ray`).
+        `library`: the models library (`--models`) jobs name models and LoRAs from."""
         if not painters:
             raise ValueError("a server needs at least one painter")
         self.config = config
@@ -42,6 +45,7 @@ class ServerState:
         # is described by its profile (built where it paints).
         self.painters = {name: profile_of(pools[name], name) if name in pools else given for name, given in painters.items()}
         self.segmenter = segmenter  # canvas.segment's Segmenter, or None: no `segment` command
+        self.library = library  # canvas.library's Library (the painters scan the same folders), or None
         self.options = {name: dict(options_of(painter)) for name, painter in self.painters.items()}
         # The window each painter paints best at (a model's training size): jobs that give
         # none get it, and `welcome.painter_windows` tells the client.
@@ -53,7 +57,8 @@ class ServerState:
         self.defaults = {name: defaults_of(painter) for name, painter in self.painters.items()}
         self.canvases = Canvases(config.data, config.canvas, config.cache_mb)
         self.broadcaster = Broadcaster(self.canvases)
-        self.queue = JobQueue(self.canvases, self.painters, self.broadcaster.job_event, config.window_timeout, pools)
+        self.queue = JobQueue(self.canvases, self.painters, self.broadcaster.job_event, config.window_timeout, pools,
+                              library)
         self.tile_images = TileImages()
         self.decoding = asyncio.Semaphore(limits.DECODING_AT_ONCE)
         self.videos = Videos(config.data / ".videos")  # zoom videos waiting to be downloaded

@@ -10,7 +10,7 @@ ours:
     Steps: 30, Sampler: Euler a, CFG scale: 7, Seed: 7, Size: 768x512, Model hash: 6ce0161689, Model: v1-5-pruned-emaonly, Denoising strength: 1, Mask blur: 48, Target: expand down 256, Pad: 64, Painter: diffusion, Boundless revision: 12, Level: 0
 
 The history keeps its own params; the mapping happens here. A LoRA a job used is in the
-params as ``loras: [{"name": ..., "weight": ..., "hash": ...}]``, written as A1111 does:
+params as ``loras: {name: hash}`` (or ``[{"name": ..., "hash": ...}]``), written as A1111 does:
 ``Lora hashes: "name: hash, name2: hash2"`` (the weights are in the prompt's tags).
 """
 
@@ -105,7 +105,10 @@ def _a1111_value(label: str, value: Any) -> str:
     if label in ("Model", "VAE"):
         return model_name(str(value))
     if label == "Lora hashes":
-        # A1111 drops ":" and "," from the names, so that the list splits back.
+        # A1111 drops ":" and "," from the names, so that the list splits back. The history
+        # keeps {name: hash} (canvas/library/records.py); a list of {name, hash} reads alike.
+        if isinstance(value, dict):
+            value = [{"name": name, "hash": short} for name, short in value.items()]
         loras = [lora for lora in value if isinstance(lora, dict)] if isinstance(value, list) else []
         return ", ".join(f"{str(lora.get('name', '')).replace(':', '').replace(',', '')}: {lora['hash']}"
                          for lora in loras if lora.get("hash"))

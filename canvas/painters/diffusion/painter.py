@@ -27,6 +27,8 @@ from canvas.painters.diffusion.denoise import LATENT_SCALE, Sampling, Window, in
 from canvas.painters.diffusion.embeddings import load_embeddings
 from canvas.painters.diffusion.families import FAMILIES, Family
 from canvas.painters.diffusion.loading import LoadedModel, load_model, prepare
+from canvas.painters.diffusion.lora_tags import find_loras, parse_lora_tags
+from canvas.painters.diffusion.loras import PipelineLoras
 from canvas.painters.diffusion.model_family import find_family
 from canvas.painters.diffusion.pipeline_window import paint_window
 from canvas.painters.diffusion.pipelines import (
@@ -55,9 +57,10 @@ class DiffusionPainter:
     name = "diffusion"
     repaints_band = True
 
-    def __init__(self, settings: DiffusionSettings, pipeline: Any = None) -> None:
+    def __init__(self, settings: DiffusionSettings, pipeline: Any = None, library: Any = None) -> None:
         """Loads `settings.model`; or paints with `pipeline`, a diffusers pipeline already
-        in memory (SD or SDXL, or a family's inpaint pipeline; settings.model then only names it)."""
+        in memory (SD or SDXL, or a family's inpaint pipeline; settings.model then only names it).
+        `library` (canvas.library): where a prompt's LoRA tags are found; None: no LoRAs."""
         self.settings = settings
         check_offload(settings)  # before anything loads
         if pipeline is None:
@@ -82,6 +85,8 @@ class DiffusionPainter:
                                       "steps", "guidance", "strength")
         self.defaults: dict[str, Any] = {"steps": self.family.steps, "guidance": self.family.guidance, "strength": 1.0}
         self.native_window = self.model.native  # the window size the model was trained at
+        self.library = library
+        self.loras = PipelineLoras(self.model.pipeline)  # a job's LoRAs, on this model only while it paints
         # What a job may set (the server lists it in `welcome`), defaulting to this
         # painter's settings; the CLI's --scheduler and --masked-content are the same CHOICES.
         if isinstance(self.model, LoadedModel):
@@ -152,10 +157,18 @@ class DiffusionPainter:
         if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8 or mask.shape != image.shape[:2]:
             raise ValueError(f"expected uint8 HxWx3 and a bool HxW mask, got {image.dtype} {image.shape} and {mask.shape}")
         settings = self.settings.with_options(request.options)
-        with self._lock, torch.inference_mode():
-            if isinstance(self.model, PipelineModel):
-                return self._paint_pipeline(image, np.asarray(mask, bool), request, settings, progress, cancel)
-            return self._paint(image, np.asarray(mask, bool), request, settings, progress, cancel)
+        # LoRA tags out of the prompt, found and checked against the family before anything
+        # paints (lora_tags.py); they act on this window only, the next without them paints
+        # as if they had never been loaded (loras.py).
+        tagged = parse_lora_tags(request.prompt)
+        loras = find_loras(self.library, tagged.loras, self.family.key)
+        request = replace(request, prompt=tagged.prompt)
+        with self._lock:
+            self.loras.use(loras)  # outside inference mode: peft fills new adapters in place
+            with torch.inference_mode():
+                if isinstance(self.model, PipelineModel):
+                    return self._paint_pipeline(image, np.asarray(mask, bool), request, settings, progress, cancel)
+                return self._paint(image, np.asarray(mask, bool), request, settings, progress, cancel)
 
     def _paint_pipeline(self, image: np.ndarray, mask: np.ndarray, request: PaintRequest, settings: DiffusionSettings,
                         progress: ProgressCallback, cancel: CancelToken) -> list[np.ndarray]:
@@ -177,7 +190,7 @@ class DiffusionPainter:
         model = self.model
         h, w = image.shape[:2]
         window = self._window(image, mask, settings.soft_mask)
-        text = self.prompts.get(request.prompt, request.negative_prompt, is_guided(model, request.guidance))
+        text = self.prompts.get(request.prompt, request.negative_prompt, is_guided(model, request.guidance), self.loras.key)
         candidates = max(1, request.candidates)
         steps = sampled_steps(request.steps, request.strength)
         every = max(1, -(-steps // PREVIEWS))

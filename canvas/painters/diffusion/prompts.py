@@ -35,9 +35,10 @@ class PromptCache:
         self.embeddings = embeddings  # what names mean in a prompt: part of the key
         self._cache: OrderedDict[tuple, TextConditioning] = OrderedDict()
 
-    def get(self, prompt: str, negative: str, guided: bool) -> TextConditioning:
+    def get(self, prompt: str, negative: str, guided: bool, adapters: tuple = ()) -> TextConditioning:
+        """`adapters`: the LoRAs acting on the text encoders now (loras.py's `key`)."""
         # The model is fixed per cache; the embeddings loaded into it may grow.
-        key = (prompt, negative, guided, self.embeddings.key if self.embeddings else ())
+        key = (prompt, negative, guided, self.embeddings.key if self.embeddings else (), adapters)
         if key in self._cache:
             self._cache.move_to_end(key)
             return self._cache[key]

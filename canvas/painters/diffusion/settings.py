@@ -42,6 +42,8 @@ SOFT_MASK = 32  # px over which 4-channel models blend from the known latents to
 CONTROLNET_SCALE = 1.0
 CONTROLNET_SCALES = (0.0, 2.0)
 EMBEDDING_FILES = (".pt", ".bin", ".safetensors")  # A1111's textual-inversion files
+KEEP_MODELS = 2  # loaded models kept by default: the one in use and the one before it
+MAX_KEEP_MODELS = 64
 
 
 class ModelError(ValueError):
@@ -86,6 +88,12 @@ class DiffusionSettings:
     # Textual-inversion embeddings: files, or folders of them (A1111's `embeddings/`); a
     # prompt uses one by its file name. Those of another family are skipped when loading.
     embeddings: tuple[str, ...] = ()
+    # The models library (canvas/library): folders every painter (in this process, in
+    # painter processes, on Ray actors) scans for itself, so jobs name models and LoRAs.
+    # With it, `model` may be a library name.
+    models: tuple[str, ...] = ()
+    keep_models: int = KEEP_MODELS  # loaded models kept, at most (model_cache.py)
+    model_memory: float | None = None  # GB loaded models may take; None: what the device has free
     offload: str | None = None  # OFFLOADS, or None: the whole model on the device
 
     def __post_init__(self) -> None:
@@ -108,6 +116,13 @@ class DiffusionSettings:
         if self.controlnet is not None and not str(self.controlnet).strip():
             raise ModelError("--controlnet needs a ControlNet: a hub id, a diffusers folder or a .safetensors file")
         set_(self, "embeddings", embedding_paths(self.embeddings))
+        set_(self, "models", models_folders(self.models))
+        keep = self.keep_models
+        if isinstance(keep, bool) or not isinstance(keep, int) or not 1 <= keep <= MAX_KEEP_MODELS:
+            raise ModelError(f"--keep-models must be 1 to {MAX_KEEP_MODELS}, got {keep!r}")
+        memory = self.model_memory
+        if memory is not None and (isinstance(memory, bool) or not isinstance(memory, (int, float)) or not memory > 0):
+            raise ModelError(f"--model-memory must be a positive number of GB, got {memory!r}")
 
     def with_options(self, options: dict) -> "DiffusionSettings":
         """These settings with a job's `scheduler`, `masked_content`, `soft_mask` and
@@ -135,5 +150,20 @@ def embedding_paths(paths: object) -> tuple[str, ...]:
                              "nor a folder of them")
         if not path.exists():
             raise ModelError(f"--embeddings {given}: no such file or folder")
+        checked.append(str(path))
+    return tuple(checked)
+
+
+def models_folders(folders: object) -> tuple[str, ...]:
+    """`folders` (one, or several) as a tuple of folders that exist."""
+    if isinstance(folders, (str, Path)):
+        folders = (folders,)
+    if not isinstance(folders, (list, tuple)):
+        raise ModelError(f"--models must be folders, got {folders!r}")
+    checked = []
+    for given in folders:
+        path = Path(str(given)).expanduser()
+        if not str(given).strip() or not path.is_dir():
+            raise ModelError(f"--models {given}: no such folder")
         checked.append(str(path))
     return tuple(checked)
