@@ -13,11 +13,15 @@ a job does once). The job path's overhead (bench/path_overhead.py): one window t
 (`pipeline_overhead_pct_*`, the figure this script printed alone before), in at least
 five interleaved rounds on one thread: the median and its spread (min, max, quartiles),
 wall clock and CPU time. Goals: a 4-step window without guidance in bf16 with the tiny
-VAE in at most 20 s; the job path at most 3% over the painter and the pipeline.
+VAE in at most 20 s; the job path at most 3% over the painter and the pipeline. The same
+for each transformer family (--overhead FAMILY, bench/family_subjects.py): its full-size
+denoiser in bf16 (fewer blocks at the real width where it does not fit twice in free
+memory, marked REDUCED), the real-size VAE, tiny text encoders of the real width, 2 steps.
 
     python bench/diffusion.py --json artifacts/bench/diffusion.json                  # all 16 rows (~30 min)
     python bench/diffusion.py --dtype bf16 --cfg no --steps 4 --json OUT.json       # a few rows
     python bench/diffusion.py --dtype --rounds 7                                     # the overhead alone
+    python bench/diffusion.py --dtype --overhead sd3 flux2-klein --rounds 5          # families' overhead
 
 Timings on a shared machine wander; --repeat N keeps the best of N runs a row.
 """
@@ -25,6 +29,7 @@ Timings on a shared machine wander; --repeat N keeps the best of N runs a row.
 from __future__ import annotations
 
 import argparse
+import functools
 import itertools
 import json
 import sys
@@ -35,6 +40,7 @@ from typing import Callable, Iterator
 
 import numpy as np
 from common import photo_like
+from family_subjects import FAMILY_KEYS, family_subject
 from path_overhead import MIN_ROUNDS, Subject, measure
 
 from canvas.painters import CancelToken, PaintRequest
@@ -153,10 +159,12 @@ def sd_subject(steps: int = 4) -> Subject:
 
 
 # The configurations whose job path is measured, by family key (families.py): a factory
-# of the painter and its baselines each. A family joins with one entry once the painter
-# paints it, e.g. "flux2-klein": lambda: Subject("flux2-klein", DiffusionPainter(settings,
-# pipeline=klein), PaintRequest(...), 512, pipeline_call=<the pipeline called directly>).
-CONFIGURATIONS: dict[str, Callable[[], Subject]] = {"sd1": sd_subject}
+# of the painter and its baselines each. The transformer families paint through their own
+# diffusers pipelines with their full-size denoisers (family_subjects.py: reduced to fewer
+# blocks, and said so, where the whole one does not fit this machine).
+CONFIGURATIONS: dict[str, Callable[[], Subject]] = {
+    "sd1": sd_subject, **{key: functools.partial(family_subject, key) for key in FAMILY_KEYS},
+}
 
 
 @contextmanager
@@ -191,8 +199,8 @@ def main() -> None:
     parser.add_argument("--vae", nargs="+", choices=("full", "tiny"), default=["full", "tiny"])
     parser.add_argument("--steps", nargs="+", type=int, default=[4, 20])
     parser.add_argument("--repeat", type=int, default=1, help="runs per row, the best counts (default 1)")
-    parser.add_argument("--overhead", nargs="*", choices=tuple(CONFIGURATIONS), default=list(CONFIGURATIONS),
-                        help="measure the job path's overhead for these families (none: skip)")
+    parser.add_argument("--overhead", nargs="*", choices=tuple(CONFIGURATIONS), default=["sd1"],
+                        help="measure the job path's overhead for these families (default sd1; none: skip)")
     parser.add_argument("--no-overhead", dest="overhead", action="store_const", const=[], help="skip the overhead")
     parser.add_argument("--rounds", type=int, default=MIN_ROUNDS, help=f"interleaved overhead rounds (at least {MIN_ROUNDS})")
     args = parser.parse_args()

@@ -102,3 +102,54 @@ def test_without_a_pipeline_the_painter_alone_is_the_only_baseline(tiny_painter)
     assert all(len(t.wall) == len(t.cpu) == 5 for t in times.values())
     with pytest.raises(ValueError, match="at least one"):
         rounds(subject, 0)
+
+
+# --- each transformer family's configuration (bench/family_subjects.py) --------------------
+
+FAMILY_KEYS = ("flux-fill", "flux", "sd3", "flux2-klein", "z-image", "qwen-image", "chroma")
+
+
+def test_every_family_has_a_configuration_in_the_diffusion_bench():
+    pytest.importorskip("diffusers")
+    import diffusion
+    from family_subjects import REDUCED, TEXT_WIDTH, family_subject
+
+    assert set(diffusion.CONFIGURATIONS) == {"sd1", *FAMILY_KEYS}
+    for key in FAMILY_KEYS:
+        assert diffusion.CONFIGURATIONS[key].func is family_subject and diffusion.CONFIGURATIONS[key].args == (key,)
+    assert set(REDUCED) == set(TEXT_WIDTH) == set(FAMILY_KEYS)
+    with pytest.raises(ValueError, match="unknown family"):
+        family_subject("sd9", tiny=True)
+
+
+@pytest.mark.parametrize("key", FAMILY_KEYS)
+def test_a_family_configuration_builds_with_tiny_stand_ins_and_measures_one_round(key, tmp_path_factory):
+    pytest.importorskip("diffusers")
+    from family_subjects import family_subject
+    from tiny_families import TinyFamilies
+
+    TinyFamilies.shared(tmp_path_factory)  # one thread, as the tiny models run fastest
+    figures = measure(lambda: family_subject(key, tiny=True), count=1)
+    assert figures["name"] == key and figures["rounds"] == 1 and "tiny" in figures["note"]
+    for prefix in ("overhead_pct", "pipeline_overhead_pct"):
+        assert figures[f"{prefix}_min"] <= figures[f"{prefix}_median"] <= figures[f"{prefix}_max"]
+    assert figures["painter_s_median"] > 0 and figures["pipeline_s_median"] > 0 and figures["job_s_median"] > 0
+
+
+@pytest.mark.parametrize("key", FAMILY_KEYS)
+def test_the_text_encoders_are_widened_to_what_the_full_size_denoiser_reads(key):
+    pytest.importorskip("diffusers")
+    import torch
+    from family_subjects import TEXT_WIDTH, widened
+    from tiny_families import build_pipeline
+
+    pipeline = build_pipeline(key)
+    for name, width in TEXT_WIDTH[key].items():
+        tiny = getattr(pipeline, name)
+        wide = widened(tiny, width)
+        assert type(wide) is type(tiny)
+        with torch.inference_mode():
+            out = wide(input_ids=torch.tensor([[5, 6, 7]]), output_hidden_states=True)
+        assert out.hidden_states[-1].shape[-1] == width
+        if hasattr(out, "text_embeds"):  # CLIP with projection: SD3's pooled halves
+            assert out.text_embeds.shape[-1] == width
