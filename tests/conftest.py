@@ -3,6 +3,9 @@ Shared helpers that are not fixtures live in pictures.py."""
 
 from __future__ import annotations
 
+import os
+import shutil
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -11,6 +14,17 @@ from PIL import Image
 
 from canvas.store import Store
 from pictures import photo
+
+
+def pytest_configure(config) -> None:
+    # The models library's scan cache (which also keeps model files' hashes) goes to a
+    # folder of this run, never the user's ~/.cache; servers started by tests inherit it.
+    config._boundless_cache = tempfile.mkdtemp(prefix="boundless-cache-")
+    os.environ.setdefault("BOUNDLESS_CACHE_DIR", config._boundless_cache)
+
+
+def pytest_unconfigure(config) -> None:
+    shutil.rmtree(getattr(config, "_boundless_cache", ""), ignore_errors=True)
 
 
 @pytest.fixture

@@ -22,7 +22,7 @@ from typing import Any, Iterator
 import torch
 
 from canvas.painters.diffusion.controlnet import load_controlnet, with_controlnet
-from canvas.painters.diffusion.hashes import short_hash
+from canvas.painters.diffusion.hashes import FileHash
 from canvas.painters.diffusion.settings import DiffusionSettings, ModelError
 
 log = logging.getLogger(__name__)
@@ -43,7 +43,12 @@ class LoadedModel:
     dtype: torch.dtype
     vae_dtype: torch.dtype  # fp32 where the VAE overflows in fp16 (SDXL's)
     controlnet: Any = None  # a ControlNetModel steering every step (controlnet.py), or None
-    hash: str | None = None  # A1111's short hash of a single checkpoint file (hashes.py)
+    file_hash: FileHash | None = None  # of a single checkpoint file (hashes.py)
+
+    @property
+    def hash(self) -> str | None:
+        """A1111's short hash of the checkpoint file (waits for it if it is still being read)."""
+        return self.file_hash.value() if self.file_hash else None
 
     @property
     def kind(self) -> str:
@@ -53,6 +58,8 @@ class LoadedModel:
 def load_model(settings: DiffusionSettings) -> LoadedModel:
     device = resolve_device(settings.device)
     dtype = resolve_dtype(settings.dtype, device)
+    kind, where = locate(settings.model)
+    file_hash = FileHash(Path(where)) if kind == "file" else None  # read beside the load, not after it
     with _quiet():
         pipeline = _load_pipeline(settings, dtype)
         if settings.vae:
@@ -60,9 +67,7 @@ def load_model(settings: DiffusionSettings) -> LoadedModel:
         if settings.controlnet:
             pipeline = with_controlnet(pipeline, load_controlnet(settings, pipeline.unet, dtype))
     model = prepare(pipeline, settings)
-    kind, where = locate(settings.model)
-    if kind == "file":
-        model.hash = short_hash(Path(where))
+    model.file_hash = file_hash
     return model
 
 

@@ -17,7 +17,7 @@ from typing import Any
 import torch
 
 from canvas.painters.diffusion.families import Family
-from canvas.painters.diffusion.hashes import short_hash
+from canvas.painters.diffusion.hashes import FileHash
 from canvas.painters.diffusion.loading import _quiet, first_line, for_inference, resolve_device, resolve_dtype
 from canvas.painters.diffusion.model_family import GGUF, FoundModel
 from canvas.painters.diffusion.settings import DiffusionSettings, ModelError
@@ -33,7 +33,12 @@ class PipelineModel:
     device: torch.device  # where its tensors start (the GPU with offload)
     dtype: torch.dtype
     offload: str | None = None
-    hash: str | None = None  # A1111's short hash of a single model file (hashes.py); None for folders
+    file_hash: FileHash | None = None  # of a single model file (hashes.py); None for folders
+
+    @property
+    def hash(self) -> str | None:
+        """A1111's short hash of the model file (waits for it if it is still being read)."""
+        return self.file_hash.value() if self.file_hash else None
 
     @property
     def kind(self) -> str:
@@ -53,6 +58,8 @@ def load_pipeline_model(settings: DiffusionSettings, found: FoundModel) -> Pipel
     family = found.family
     device = torch.device("cuda") if settings.offload else resolve_device(settings.device)
     dtype = resolve_dtype(settings.dtype, device)
+    single = isinstance(found.where, Path) and found.where.is_file()
+    file_hash = FileHash(found.where) if single else None  # read beside the load, not after it
     with _quiet():
         try:
             pipeline = _load(settings, found, dtype)
@@ -61,8 +68,7 @@ def load_pipeline_model(settings: DiffusionSettings, found: FoundModel) -> Pipel
         except Exception as exc:  # diffusers, transformers, gguf and huggingface_hub raise many kinds
             raise ModelError(f"cannot load {settings.model} as {family.label}: {first_line(exc)}") from exc
     model = prepare_pipeline(pipeline, family, settings)
-    if isinstance(found.where, Path) and found.where.is_file():
-        model.hash = short_hash(found.where)
+    model.file_hash = file_hash
     return model
 
 
