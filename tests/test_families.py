@@ -405,3 +405,34 @@ def test_a_flux2_dev_file_is_not_taken_for_klein_and_is_refused_in_one_line(tiny
     with pytest.raises(ModelError) as error:
         create_painter("diffusion", model=str(folder), dtype="fp32")
     assert str(error.value) == f"{folder}: {FLUX2_DEV}" and "\n" not in FLUX2_DEV
+
+
+def test_model_offload_paints_what_the_pipeline_paints_in_place(tiny):
+    """`--offload model`: diffusers' CPU offload through accelerate's hooks, run here with the
+    CPU as the accelerator: each component is moved to it by its hook when the pipeline
+    calls it; previews, the soft seam's step callback and the job's settings work through the
+    hooks, and the pixels are those of the same pipeline painting in place.
+
+    `--offload sequential` cannot run here: diffusers names the accelerator `cpu:0`, and
+    accelerate's hook, moving a weight to `cpu:0` (a different device than `cpu` to torch),
+    gets a plain tensor back from `Parameter.to` and fails on its next move (on a GPU,
+    `cuda:0` is the weights' own device and nothing is copied). Its one-line error without a
+    GPU is tested."""
+    import diffusers
+    from canvas.painters.diffusion import DiffusionSettings
+    from canvas.painters.diffusion.painter import DiffusionPainter
+
+    key = BLENDING[0]  # a family whose painter blends in the step callback
+    pipeline = getattr(diffusers, FAMILIES[key].inpaint_pipeline).from_pretrained(tiny.folder(key))
+    for offload in ("model", "sequential"):
+        settings = DiffusionSettings(model=key, dtype="fp32", soft_mask=8, offload=offload)
+        with pytest.raises(ModelError, match="no CUDA GPU"):
+            DiffusionPainter(settings, pipeline=pipeline)  # a user's --offload without a GPU
+    settings = DiffusionSettings(model=key, dtype="fp32", soft_mask=8, offload="model")
+    painter = DiffusionPainter(settings, pipeline=pipeline, offload_to=torch.device("cpu"))
+    assert hasattr(painter.model.pipeline.transformer, "_hf_hook")  # accelerate's hook is on
+    image, mask = half_masked()
+    [ours], previews = paint(painter, image, mask, prompt="a red boat", seed=7, steps=3)
+    [in_place], _ = paint(painter_of(tiny, key, soft_mask=8), image, mask, prompt="a red boat", seed=7, steps=3)
+    assert previews and np.abs(ours.astype(int) - in_place.astype(int)).max() <= 1
+    assert painter.describe()["offload"] == "model"

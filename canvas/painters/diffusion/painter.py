@@ -57,12 +57,14 @@ class DiffusionPainter:
     name = "diffusion"
     repaints_band = True
 
-    def __init__(self, settings: DiffusionSettings, pipeline: Any = None, library: Any = None) -> None:
+    def __init__(self, settings: DiffusionSettings, pipeline: Any = None, library: Any = None,
+                 offload_to: Any = None) -> None:
         """Loads `settings.model`; or paints with `pipeline`, a diffusers pipeline already
         in memory (SD or SDXL, or a family's inpaint pipeline; settings.model then only names it).
-        `library` (canvas.library): where a prompt's LoRA tags are found; None: no LoRAs."""
+        `library` (canvas.library): where a prompt's LoRA tags are found; None: no LoRAs.
+        `offload_to`: the accelerator of `--offload` (pipelines.prepare_pipeline; None: CUDA)."""
         self.settings = settings
-        check_offload(settings)  # before anything loads
+        check_offload(settings, offload_to)  # before anything loads
         if pipeline is None:
             found = find_family(settings)
             if found.family.own_loop:
@@ -71,7 +73,8 @@ class DiffusionPainter:
                 self.model = load_pipeline_model(settings, found)
         else:
             family = family_of_pipeline(pipeline)
-            self.model = prepare(pipeline, settings) if family is None else prepare_pipeline(pipeline, family, settings)
+            self.model = (prepare(pipeline, settings) if family is None
+                          else prepare_pipeline(pipeline, family, settings, offload_to))
         if isinstance(self.model, LoadedModel) and settings.offload:
             raise ModelError(f"--offload is for the families diffusers' pipelines paint; {self.family_of_loop().label} "
                              "paints in our own loop: use --attention-slicing and --vae-tiling on a small GPU")

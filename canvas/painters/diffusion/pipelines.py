@@ -45,10 +45,10 @@ class PipelineModel:
         return self.family.key
 
 
-def check_offload(settings: DiffusionSettings) -> None:
+def check_offload(settings: DiffusionSettings, offload_to: torch.device | None = None) -> None:
     """CPU offload shuttles weights between the CPU and a CUDA GPU: without one it is a
     mistake, said at start-up."""
-    if settings.offload and not torch.cuda.is_available():
+    if settings.offload and offload_to is None and not torch.cuda.is_available():
         raise ModelError(f"--offload {settings.offload} moves weights between the CPU and a CUDA GPU, "
                          "and this PyTorch has no CUDA GPU: leave out --offload")
 
@@ -72,16 +72,20 @@ def load_pipeline_model(settings: DiffusionSettings, found: FoundModel) -> Pipel
     return model
 
 
-def prepare_pipeline(pipeline: Any, family: Family, settings: DiffusionSettings) -> PipelineModel:
-    """A family's pipeline in memory, on the settings' device (or offloaded), ready to paint."""
-    check_offload(settings)
-    device = torch.device("cuda") if settings.offload else resolve_device(settings.device)
+def prepare_pipeline(pipeline: Any, family: Family, settings: DiffusionSettings,
+                     offload_to: torch.device | None = None) -> PipelineModel:
+    """A family's pipeline in memory, on the settings' device (or offloaded), ready to paint.
+    `offload_to`: the accelerator `--offload` moves weights to while they work; None is the
+    CUDA GPU. The tests give the CPU: accelerate's hooks then run here as on a GPU (moving
+    weights to the meta device and back, for sequential offload), which is what they check."""
+    check_offload(settings, offload_to)
+    device = (offload_to or torch.device("cuda")) if settings.offload else resolve_device(settings.device)
     dtype = resolve_dtype(settings.dtype, device)
     with _quiet():
         if settings.offload == "model":
-            pipeline.enable_model_cpu_offload()
+            pipeline.enable_model_cpu_offload(device=device)
         elif settings.offload == "sequential":
-            pipeline.enable_sequential_cpu_offload()
+            pipeline.enable_sequential_cpu_offload(device=device)
         elif getattr(getattr(pipeline, "transformer", None), "is_quantized", False):
             pipeline.to(device=device)  # GGUF weights stay quantized: loaded in the dtype already
         else:
