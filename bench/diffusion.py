@@ -22,6 +22,7 @@ memory, marked REDUCED), the real-size VAE, tiny text encoders of the real width
     python bench/diffusion.py --dtype bf16 --cfg no --steps 4 --json OUT.json       # a few rows
     python bench/diffusion.py --dtype --rounds 7                                     # the overhead alone
     python bench/diffusion.py --dtype --overhead sd3 flux2-klein --rounds 5          # families' overhead
+    python bench/diffusion.py --dtype --overhead flux qwen-image --reduced           # its upper bound, faster
 
 Timings on a shared machine wander; --repeat N keeps the best of N runs a row.
 """
@@ -203,6 +204,9 @@ def main() -> None:
                         help="measure the job path's overhead for these families (default sd1; none: skip)")
     parser.add_argument("--no-overhead", dest="overhead", action="store_const", const=[], help="skip the overhead")
     parser.add_argument("--rounds", type=int, default=MIN_ROUNDS, help=f"interleaved overhead rounds (at least {MIN_ROUNDS})")
+    parser.add_argument("--reduced", action="store_true",
+                        help="families' denoisers with fewer blocks of the real width even where they fit: an upper "
+                             "bound of the overhead in minutes (a whole FLUX.2 Klein forward is ~2 min of one core)")
     args = parser.parse_args()
     if args.rounds < MIN_ROUNDS:
         parser.error(f"--rounds must be at least {MIN_ROUNDS}: a median of fewer says little")
@@ -220,7 +224,10 @@ def main() -> None:
     overhead = {}
     for key in args.overhead:
         with one_thread():
-            overhead[key] = measure(CONFIGURATIONS[key], args.rounds)
+            subject = CONFIGURATIONS[key]
+            if args.reduced and key in FAMILY_KEYS:
+                subject = functools.partial(family_subject, key, reduced=True)
+            overhead[key] = measure(subject, args.rounds)
         print_overhead(overhead[key])
     figures = {"rows": rows, "overhead": overhead}
     if args.json:

@@ -80,8 +80,9 @@ TEXT_WIDTH: dict[str, dict[str, int]] = {
 }
 
 
-def family_subject(key: str, tiny: bool = False, steps: int = STEPS) -> Subject:
-    """Family `key`'s painter, its pipeline called directly, and the job's request."""
+def family_subject(key: str, tiny: bool = False, steps: int = STEPS, reduced: bool = False) -> Subject:
+    """Family `key`'s painter, its pipeline called directly, and the job's request.
+    `reduced`: the denoiser with fewer blocks (REDUCED) even where the whole one fits."""
     import torch
 
     from canvas.painters.diffusion import DiffusionSettings
@@ -96,7 +97,7 @@ def family_subject(key: str, tiny: bool = False, steps: int = STEPS) -> Subject:
         note = f"{key}: tests/tiny_families' tiny pipeline, fp32, {steps} steps (a test of the bench, not a figure)"
         dtype = "fp32"
     else:
-        pipeline, built = full_size(key, pipeline)
+        pipeline, built = full_size(key, pipeline, reduced)
         note = f"{built}; real-size VAE, tiny text encoders of the real width, bf16, no guidance, {steps} steps, one thread"
         dtype = "bf16"
     painter = DiffusionPainter(DiffusionSettings(model=f"{key} (random weights)", device="cpu", dtype=dtype),
@@ -111,23 +112,25 @@ def family_subject(key: str, tiny: bool = False, steps: int = STEPS) -> Subject:
     return Subject(key, painter, request, WINDOW, call, note=note)
 
 
-def full_size(key: str, tiny) -> tuple[Any, str]:
-    """The tiny pipeline with the real denoiser (whole, or reduced when it does not fit), the
-    real VAE and text encoders of the real width, all in bf16; and a line saying which."""
+def full_size(key: str, tiny, reduced: bool = False) -> tuple[Any, str]:
+    """The tiny pipeline with the real denoiser (whole, or reduced when asked or when it does
+    not fit), the real VAE and text encoders of the real width, all in bf16; and a line
+    saying which."""
     import torch
 
     config = CONFIGS[key]
     whole = config.config
     weights_gb = parameters(build_denoiser(config, "meta", torch.bfloat16)) * 2 / 2**30
     free = available_gb()
-    if free >= 2 * weights_gb:
+    if free >= 2 * weights_gb and not reduced:
         chosen, said = config, f"{config.model} denoiser at full size ({weights_gb:.1f} GB bf16)"
     else:
-        reduced = {**whole, **REDUCED[key]}
-        chosen = type(config)(**{**config.__dict__, "config": reduced})
-        blocks = ", ".join(f"{reduced[k]} of {whole[k]} {k}" for k in BLOCK_KEYS if k in reduced)
-        said = (f"{config.model} denoiser REDUCED to {blocks} at the real width: the whole one needs "
-                f"{2 * weights_gb:.1f} GB free (2x its bf16 weights), {free:.1f} GB available; the path's cost per "
+        fewer = {**whole, **REDUCED[key]}
+        chosen = type(config)(**{**config.__dict__, "config": fewer})
+        blocks = ", ".join(f"{fewer[k]} of {whole[k]} {k}" for k in BLOCK_KEYS if k in fewer)
+        why = ("as asked (--reduced)" if reduced else
+               f"the whole one needs {2 * weights_gb:.1f} GB free (2x its bf16 weights), {free:.1f} GB available")
+        said = (f"{config.model} denoiser REDUCED to {blocks} at the real width, {why}; the path's cost per "
                 "window is the same, the painter's smaller, so this overhead is an upper bound")
     torch.manual_seed(0)
     default = torch.get_default_dtype()
