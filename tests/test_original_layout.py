@@ -23,6 +23,7 @@ from canvas.painters.diffusion import ModelError  # noqa: E402
 from canvas.painters.diffusion.families import FAMILIES, recognise_file, recognise_shapes  # noqa: E402
 from original_layout import (  # noqa: E402
     FORMS,
+    PREFIX,
     converted,
     converters_at_tiny_width,
     to_original,
@@ -201,3 +202,49 @@ def test_a_file_of_another_family_than_its_config_is_one_line(tiny, tmp_path, ph
     with pytest.raises(ModelError) as error:
         create_painter("diffusion", model=str(path), dtype="fp32")
     assert "give --model-config" in str(error.value) and "\n" not in str(error.value)
+
+
+def scaled_fp8(tensors: dict[str, torch.Tensor], style: str) -> dict[str, torch.Tensor]:
+    """`tensors` as ComfyUI stores them in fp8 with a scale per weight: its "fp8_scaled" files
+    (a `scaled_fp8` marker, `.scale_weight`) or its newer quantized ones (`.weight_scale`, `.comfy_quant`)."""
+    out: dict[str, torch.Tensor] = {}
+    for name, value in tensors.items():
+        if not (name.endswith(".weight") and value.dim() == 2):
+            out[name] = value
+            continue
+        out[name] = value.to(torch.float8_e4m3fn)
+        layer = name.removesuffix(".weight")
+        if style == "fp8_scaled":
+            out[layer + ".scale_weight"] = torch.tensor(1.0)
+        else:
+            out[layer + ".weight_scale"] = torch.tensor(1.0)
+            out[layer + ".comfy_quant"] = torch.tensor(list(b'{"format": "float8_e4m3fn"}'), dtype=torch.uint8)
+    if style == "fp8_scaled":
+        out["scaled_fp8"] = torch.zeros(0, dtype=torch.float8_e4m3fn)
+    return out
+
+
+def test_comfyuis_scaled_fp8_files_are_refused_in_one_line_and_plain_fp8_loads(tiny, tmp_path):
+    # diffusers 0.42 loads their fp8 weights and drops the scales (Z-Image's and Qwen-Image's
+    # converters without a word): they would paint noise, so the painter refuses them by name.
+    from safetensors.torch import load_file, save_file
+
+    from canvas.library.content import read_content
+    from canvas.painters.diffusion.families import SCALE_NAMES, SCALED_FP8
+
+    for key, style in (("qwen-image", "fp8_scaled"), ("z-image", "comfy_quant")):
+        path = tmp_path / f"{key}_{style}.safetensors"
+        save_file(scaled_fp8(load_file(str(original_file(tiny, key, "bfl"))), style), str(path))
+        with pytest.raises(ModelError) as error:
+            create_painter("diffusion", model=str(path), model_config=str(tiny.folder(key)), dtype="fp32")
+        assert str(error.value) == f"{path}: {SCALED_FP8}" and "\n" not in SCALED_FP8
+        content = read_content(path)
+        assert (content.kind, content.family, content.reason) == (None, key, SCALED_FP8)
+    # a plain fp8 file (Comfy-Org's `_fp8_e4m3fn`, no scales) loads as its fp8 weights
+    fp8 = {name: value for name, value in scaled_fp8(load_file(str(original_file(tiny, "qwen-image", "comfyui"))),
+                                                      "fp8_scaled").items() if not name.endswith(SCALE_NAMES)}
+    save_file(fp8, str(tmp_path / "qwen_image_fp8_e4m3fn.safetensors"))
+    painter = file_painter(tiny, "qwen-image", tmp_path / "qwen_image_fp8_e4m3fn.safetensors")
+    loaded = painter.model.pipeline.transformer.state_dict()
+    assert all(torch.equal(loaded[name.removeprefix(PREFIX)], value.float()) for name, value in fp8.items()
+               if name.startswith(PREFIX))
