@@ -178,7 +178,11 @@ def test_an_original_gguf_paints_as_its_weights(tiny, key):
     assert np.abs(paint(bf16) - paint(rounded)).max() <= 1
     # Q8_0: the same blocks as the file of diffusers' names quantizes (rows of 32 either way)
     q8 = file_painter(tiny, key, original_gguf(tiny, key, "Q8_0"))
+    assert q8.model.pipeline.transformer.is_quantized
     theirs = file_painter(tiny, key, tiny.gguf(key, "Q8_0"))
+    blocks = theirs.model.pipeline.transformer.state_dict()
+    for name, value in q8.model.pipeline.transformer.state_dict().items():
+        assert torch.equal(dequantize_gguf_tensor(value), dequantize_gguf_tensor(blocks[name])), name
     assert np.abs(paint(q8) - paint(theirs)).max() <= 1
 
 
