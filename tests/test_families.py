@@ -20,7 +20,7 @@ from canvas.painters import CancelToken, Cancelled, PaintRequest, create_painter
 from canvas.painters.diffusion import ModelError  # noqa: E402
 from canvas.painters.diffusion.families import FAMILIES  # noqa: E402
 from pictures import photo, rgba  # noqa: E402
-from tiny_families import FAMILY_KINDS, TinyFamilies, gguf_types  # noqa: E402
+from tiny_families import FAMILY_KINDS, TinyFamilies, round_to_bf16  # noqa: E402
 
 SIZE = 128
 QUICK = {"steps": 2, "guidance": 3.5}
@@ -232,12 +232,7 @@ def test_a_gguf_transformer_loads_with_its_config_folder_and_paints(tiny, key):
         assert np.abs(painted[quant].astype(int) - theirs.astype(int)).max() <= 1, quant
     # BF16: the same pixels as the unquantized model with the same (bf16-rounded) weights
     rounded = create_painter("diffusion", model=str(folder), dtype="fp32", soft_mask=0)
-    transformer = rounded.model.pipeline.transformer
-    with torch.no_grad():
-        for name, kind in gguf_types(transformer, "BF16").items():
-            if kind == "BF16":
-                parameter = transformer.get_parameter(name)
-                parameter.copy_(parameter.to(torch.bfloat16).float())
+    round_to_bf16(rounded.model.pipeline.transformer)
     [unquantized], _ = paint(rounded, image, mask, prompt="a red boat", seed=1)
     assert np.abs(painted["BF16"].astype(int) - unquantized.astype(int)).max() <= 1
     [unrounded], _ = paint(painter_of(tiny, key, soft_mask=0), image, mask, prompt="a red boat", seed=1)

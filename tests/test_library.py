@@ -480,3 +480,15 @@ def test_a_file_that_needs_a_missing_package_is_read_again_once_it_is_there(comf
     assert library.entries() == [] and "needs the gguf package" in library.scan.skipped[0].reason
     scan = library.rescan()  # installed now: read again, not taken from the cache
     assert scan.read == 1 and found(library) == {("diffusion_model", "flux"): ("flux", "gguf")}
+
+
+def test_a_flux2_dev_gguf_is_skipped_by_name_not_listed_as_klein(tmp_path):
+    # its architecture ("flux2") is Klein's too; its guidance embedding says FLUX.2 dev
+    from canvas.library.content import read_content
+    from canvas.painters.diffusion.families import FLUX2_DEV
+
+    names = {"single_stream_modulation.lin.weight": (4, 4), "double_blocks.0.img_attn.norm.key_norm.scale": (4,)}
+    klein = read_content(write_gguf(tmp_path / "flux-2-klein-4b-Q8_0.gguf", "flux2", names))
+    dev = read_content(write_gguf(tmp_path / "flux2-dev-Q4_K_S.gguf", "flux2", {**names, "guidance_in.in_layer.weight": (4, 4)}))
+    assert (klein.kind, klein.family) == ("diffusion_model", "flux2-klein")
+    assert (dev.kind, dev.family, dev.reason) == (None, None, FLUX2_DEV)

@@ -378,21 +378,38 @@ def gguf_types(transformer, quant: str) -> dict[str, str]:
     return {name: quant if name in linear else "F32" for name in transformer.state_dict()}
 
 
+def round_to_bf16(transformer) -> None:
+    """The transformer's weights that a BF16 GGUF file keeps in BF16 rounded to it, in place:
+    the model a BF16 GGUF file of it loads as."""
+    with torch.no_grad():
+        for name, kind in gguf_types(transformer, "BF16").items():
+            if kind == "BF16":
+                parameter = transformer.get_parameter(name)
+                parameter.copy_(parameter.to(torch.bfloat16).float())
+
+
 def write_gguf(folder: Path, path: Path, quant: str) -> Path:
     """The transformer saved in `folder` as one GGUF file of `quant` ("BF16" or "Q8_0"),
     under its diffusers names: `from_single_file(path, config=folder, subfolder="transformer")`
-    loads it as it is, as the names equal the model's (diffusers converts only other layouts)."""
+    loads it as it is, as the names equal the model's (diffusers converts only other layouts;
+    tests/original_layout.py writes those)."""
     import json
 
     import diffusers
-    import gguf
 
     index = json.loads((folder / "model_index.json").read_text())
     transformer_class = getattr(diffusers, index["transformer"][1])
     transformer = transformer_class.from_pretrained(folder, subfolder="transformer")
-    types = gguf_types(transformer, quant)
-    writer = gguf.GGUFWriter(str(path), arch=index["_class_name"])
-    for name, tensor in transformer.state_dict().items():
+    return write_gguf_tensors(path, index["_class_name"], transformer.state_dict(), gguf_types(transformer, quant))
+
+
+def write_gguf_tensors(path: Path, architecture: str, tensors: dict[str, torch.Tensor], types: dict[str, str]) -> Path:
+    """`tensors` as one GGUF file, each in its GGUF type ("F32", "BF16", "Q8_0"), as the gguf
+    package's own converters write them."""
+    import gguf
+
+    writer = gguf.GGUFWriter(str(path), arch=architecture)
+    for name, tensor in tensors.items():
         data = tensor.detach().float().contiguous().numpy()
         kind = gguf.GGMLQuantizationType[types[name]]
         if kind == gguf.GGMLQuantizationType.Q8_0 and data.shape[-1] % gguf.GGML_QUANT_SIZES[kind][0]:

@@ -17,7 +17,7 @@ from canvas.library.errors import MissingPackage
 from canvas.library.gguf_file import GGUFError, gguf_shapes
 from canvas.library.loras import is_adapter, lora_family
 from canvas.library.pickled import PickleError, pickle_shapes
-from canvas.painters.diffusion.families import FAMILIES, recognise_shapes
+from canvas.painters.diffusion.families import FAMILIES, not_painted, recognise_shapes
 from canvas.painters.diffusion.headers import HeaderError, Shapes, safetensors_header
 
 SAFETENSORS = (".safetensors", ".sft")
@@ -78,6 +78,8 @@ def read_content(path: Path) -> Content:
         if suffix in GGUF:
             shapes, architecture = gguf_shapes(path)
             content = classify(shapes, "gguf")
+            if not_painted(shapes):  # refused by its tensors (FLUX.2 dev): its architecture does not make it Klein
+                return content
             family = GGUF_ARCHITECTURES.get(architecture) if content.kind is None else content.family
             if content.kind not in (None, "checkpoint", "diffusion_model") or family is None:
                 return content
@@ -110,6 +112,9 @@ def classify(shapes: Shapes, format: str, metadata: Mapping[str, str] | None = N
     if is_adapter(shapes):
         return Content("lora", lora_family(shapes, metadata), format, stored_hash=metadata.get("sshs_model_hash") or None)
     found = recognise_shapes(shapes) or recognise_shapes({"model.diffusion_model." + k: v for k, v in shapes.items()})
+    refused = not_painted(shapes)
+    if refused is not None:  # a model the painter would refuse (FLUX.2 dev, scaled fp8): skipped, saying why
+        return Content(None, found.key if found is not None else None, format, reason=refused)
     if found is not None:
         whole = any(key.startswith(CHECKPOINT_PARTS) for key in shapes)
         return Content("checkpoint" if whole else "diffusion_model", found.key, format)

@@ -212,10 +212,18 @@ RECOGNISERS: tuple[Callable[[Shapes], str | None], ...] = (_sd, _transformer)
 FLUX2_DEV = ("FLUX.2 dev: diffusers 0.42 has no inpaint pipeline for it (Flux2Pipeline only generates); "
              "FLUX.2 Klein (Flux2KleinInpaintPipeline) or FLUX.1 Fill paints the canvas")
 NOT_PAINTED_PIPELINES = {"Flux2Pipeline": FLUX2_DEV}
+# ComfyUI's fp8 files that keep a scale beside each weight ("fp8_scaled": a `scaled_fp8`
+# marker and `.scale_weight`s; its newer quantized format: `.weight_scale` and `.comfy_quant`).
+# diffusers 0.42 loads the fp8 weights and drops the scales (or fails on them): refused.
+SCALED_FP8 = ("ComfyUI's scaled fp8 file (a scale stored beside each weight): diffusers 0.42 cannot apply the "
+              "scales; use the model's bf16 file, an unscaled fp8 one, or a GGUF")
+SCALE_NAMES = ("scaled_fp8", ".scale_weight", ".weight_scale", ".comfy_quant")
 
 
 def not_painted(shapes: Shapes) -> str | None:
     """Why a checkpoint or transformer the painter will not paint is refused (one line), or None."""
+    if any(name.endswith(SCALE_NAMES) for name in shapes):
+        return SCALED_FP8
     flux2 = _has(shapes, "single_stream_modulation.lin.weight") or "double_stream_modulation_img.linear.weight" in shapes
     return FLUX2_DEV if flux2 and _flux2_guided(shapes) else None
 
@@ -241,7 +249,7 @@ def recognise_file(path: Path) -> Family:
     except HeaderError as exc:
         raise UnknownModel(str(exc)) from None
     found = recognise_shapes(shapes)
-    if found is None and not_painted(shapes):
+    if not_painted(shapes):
         raise UnknownModel(f"{path}: {not_painted(shapes)}")
     if found is None:
         raise UnknownModel(f"{path}: not a model of a family the painter knows "

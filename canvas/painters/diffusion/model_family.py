@@ -109,8 +109,8 @@ def _file_family(path: Path, settings: DiffusionSettings) -> Family:
         raise ModelError(f"{path.name} is a {found.label} model but --model-config {settings.model_config} "
                          f"is a {config.label} folder: give a folder of the file's family")
     if not found.own_loop and config is None:
-        raise ModelError(f"{settings.model}: a {found.label} file holds only the transformer: give --model-config DIR, "
-                         "a diffusers folder of the same family (VAE, text encoders, tokenizers)")
+        raise ModelError(f"{settings.model}: the painter takes only the transformer from a {found.label} file: "
+                         "give --model-config DIR, a diffusers folder of the same family (VAE, text encoders, tokenizers)")
     return found
 
 

@@ -16,6 +16,7 @@ from typing import Any
 
 import torch
 
+from canvas.painters.diffusion.denoiser_file import denoiser_tensors
 from canvas.painters.diffusion.families import Family
 from canvas.painters.diffusion.hashes import FileHash
 from canvas.painters.diffusion.loading import _quiet, first_line, for_inference, resolve_device, resolve_dtype
@@ -126,8 +127,10 @@ def _load(settings: DiffusionSettings, found: FoundModel, dtype: torch.dtype) ->
     if found.where.suffix.lower() == GGUF:
         # The weights stay quantized in memory and are dequantized layer by layer to `dtype`.
         extra["quantization_config"] = diffusers.GGUFQuantizationConfig(compute_dtype=dtype)
-    transformer = denoiser_class.from_single_file(str(found.where), config=config, subfolder="transformer",
-                                                  **common, **extra)
+    # The file's denoiser tensors alone, unprefixed (denoiser_file.py): diffusers converts
+    # them from the original layout by the family's own converter.
+    transformer = denoiser_class.from_single_file(denoiser_tensors(found.where), config=config,
+                                                  subfolder="transformer", **common, **extra)
     return pipeline_class.from_pretrained(config, transformer=transformer, **common)
 
 
