@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from browsing import CUT_SELECTS, TIMEOUT, settle
+from browsing import COVERED, CUT_SELECTS, TIMEOUT, settle
 from serving import FillLikePainter, Server, TintPainter, png
 
 # Every control over the canvas, and whether it is visible (its centre inside the stage).
@@ -92,4 +92,6 @@ def test_every_visible_control_can_be_clicked_wherever_the_frame_is(choosing, sh
                     covered.append((view, edge, control))
             page.screenshot(path=str(shots / f"controls-{view}-{edge}.png"))
     assert covered == [], "\n".join(map(str, covered))
+    # The panel's controls too (the models library's: tests/browser/test_models_picker.py).
+    assert page.evaluate(COVERED, "#settings") == []
     assert page.errors == []
