@@ -15,6 +15,7 @@ import { Rect, TILE } from "./geometry.js";
 import { Growth } from "./growth.js";
 import { HistoryList } from "./history.js";
 import { Jobs } from "./jobs.js";
+import { Models } from "./models.js";
 import { Panel } from "./panel.js";
 import { Select } from "./select.js";
 import { TILE_FORMAT, TileLayer, subscription } from "./tiles.js";
@@ -75,6 +76,7 @@ export class App {
     this.picker = new CanvasPicker($("picker"), name);
     this.growth = new Growth(this.panel, (message) => this.run(message));
     this.video = new Video(this.conn, this.panel, toast);
+    this.models = new Models($("painter").closest("section"), this.panel, this.conn, toast);
 
     const redraw = () => this.requestDraw();
     this.view.onchange = redraw;
@@ -104,6 +106,7 @@ export class App {
   }
 
   settingChanged(key) {
+    this.models.settingChanged(key);
     if (key === null || key === "brush_size") {
       this.brush.size = this.panel.value("brush_size");
       $("brush-size-out").textContent = String(this.brush.size);
@@ -121,6 +124,7 @@ export class App {
       this.topLevel = m.top_level;
       this.frame.known = this.bounds;
       this.panel.offerPainters(m.painters, m.painter_options, m.painter_windows, m.painter_info);
+      this.models.offer(m);
       this.select.offer(m.segmenter);
       if (!m.segmenter && this.select.active) this.setTool("move");
       if (!this.fitted) {

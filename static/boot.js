@@ -26,8 +26,8 @@ const EARLY = "early";  // index.html's, sent before this module ran
 // while it is on its way, they competed with it for the server and the page's main thread
 // (interleaved A/B runs: 0.3 to 0.37 of the floor's time at levels 0 and 4). Kept complete
 // by tests/test_static.py.
-const LATER = ["app.js", "brush.js", "canvases.js", "frame.js", "growth.js", "history.js", "jobs.js", "panel.js",
-  "select.js", "video.js"];
+const LATER = ["app.js", "brush.js", "canvases.js", "frame.js", "growth.js", "history.js", "jobs.js", "lora_tags.js",
+  "loras.js", "models.js", "panel.js", "select.js", "video.js"];
 const WELCOME_WAIT_MS = 500;  // how long the App waits for a welcome before it takes over
 const ANSWER_WAIT_MS = 2000;  // ... and for our answer (the layer's own wait for a first list)
 

@@ -8,13 +8,21 @@
 
 // The family (a diffusion painter's: "flux-fill", "sdxl") says which kind of model painted it.
 // The strategy is recorded only when it is not tiles (coarse, auto).
-const SHOWN = ["prompt", "seed", "steps", "painter", "family", "window", "strategy", "candidates", "source"];
+// The model by its library name (a path given to --model: by its last part), and the LoRAs used.
+const SHOWN = ["prompt", "seed", "steps", "painter", "model", "family", "loras", "window", "strategy", "candidates", "source"];
+
+function shown(key, value) {
+  if (key === "prompt") return `“${String(value).slice(0, 40)}”`;
+  if (key === "model" && /^([a-z]:)?[\\/]/i.test(String(value))) return `model ${String(value).split(/[\\/]/).filter(Boolean).pop()}`;
+  if (key === "loras" && value && typeof value === "object") return `LoRA ${Object.keys(value).join(", ")}`;
+  return `${key} ${value}`;
+}
 
 function describe(params) {
   const parts = [];
   for (const key of SHOWN) {
     if (params[key] === undefined || params[key] === "") continue;
-    parts.push(key === "prompt" ? `“${String(params[key]).slice(0, 40)}”` : `${key} ${params[key]}`);
+    parts.push(shown(key, params[key]));
   }
   return parts.join(" · ") || "no parameters";
 }

@@ -1,6 +1,6 @@
 /**
- * What the painter is doing, as every viewer sees it: the job bar (queued, window i of n,
- * step, progress, cancel), the live preview of the window being painted, and the
+ * What the painter is doing, as every viewer sees it: the job bar (queued, loading its
+ * model, window i of n, step, progress, cancel), the live preview of the window being painted, and the
  * candidates waiting for a pick (previous, next, accept, discard).
  *
  *   const jobs = new Jobs(conn, document);
@@ -71,6 +71,12 @@ export class Jobs {
       const job = this.ensure(m.job);
       Object.assign(job, { state: "running", window: m.window, windows: m.windows, step: m.step, steps: m.steps, rect: m.rect, level: job.level || 0 });
       this.current = m.job;
+      this.render();
+    });
+    c.on("job.loading", (m) => {
+      // The job waits for its model to load (a first use), until `loaded`.
+      this.ensure(m.job).loading = m.loaded ? null : String(m.model);
+      if (!this.current || !this.jobs.has(this.current)) this.current = m.job;
       this.render();
     });
     c.on("preview", (m) => {
@@ -152,7 +158,10 @@ export class Jobs {
     this.$("job-bar").hidden = !job;
     if (job) {
       let text, detail = "", fraction = 0;
-      if (job.state === "queued") {
+      if (job.loading) {
+        text = `Loading model ${job.loading}…`;
+        detail = "";
+      } else if (job.state === "queued") {
         text = `${job.kind} queued`;
         detail = job.position ? `${job.position} ahead` : "starting…";
       } else if (job.state === "choosing") {

@@ -15,6 +15,10 @@
  * with them) and a job sends only those. Steps, guidance and strength start at the
  * painter's defaults, and what the user types is kept per painter ("diffusion:steps").
  *
+ * A painter may paint with a model of another family (models.js, `useFamily`): its settings,
+ * their defaults and the window are then that family's (`welcome.families`), what the user
+ * typed still winning; other modules add to a job's params (`contribute`: the model).
+ *
  * The strategy for big regions (`strategy`: tiles, coarse, auto) goes with every job; the
  * refine strength (elements marked `data-refines`) shows, and is sent, only when the
  * strategy is not tiles: every painter refines (diffusion by img2img, PatchMatch through
@@ -45,6 +49,8 @@ export class Panel {
     this.options = {};  // painter name -> {option: {kind, label, default, min/max/integer or choices}}
     this.windows = {};  // painter name -> its native window (px)
     this.info = {};  // painter name -> {label, uses, defaults}
+    this.families = {};  // painter name -> {uses, defaults, window} of the chosen model's family, when it names one
+    this.contributors = [];  // (painter) -> params of other modules (the model), added to a job's
     this.fallback = Object.fromEntries(PER_PAINTER.map((key) => [key, this.defaults[key]]));  // the page's own
     this.onchange = () => {};
     this.load();
@@ -140,7 +146,7 @@ export class Panel {
     for (const key of PER_PAINTER) {
       const el = this.controls.get(key);
       if (!el) continue;
-      this.defaults[key] = String(this.info[painter]?.defaults?.[key] ?? this.fallback[key]);
+      this.defaults[key] = String(this.described(painter)?.defaults?.[key] ?? this.fallback[key]);
       const typed = this.saved[`${painter}:${key}`];
       el.value = typed !== undefined ? String(typed) : this.defaults[key];
     }
@@ -159,11 +165,24 @@ export class Panel {
   }
 
   /** Which of prompt, negative prompt, steps, guidance and strength the chosen painter uses. */
-  uses() { return this.info[this.painter()]?.uses || USABLE; }
+  uses() { return this.described(this.painter())?.uses || USABLE; }
+
+  /** What a painter uses and its defaults: its own, or those of its chosen model's family. */
+  described(painter) { return this.families[painter] || this.info[painter]; }
+
+  /** `painter` paints with a model of the family `info` (`{uses, defaults, window}`), or
+   *  (null) with its own model: the settings shown, their defaults and the window follow. */
+  useFamily(painter, info) {
+    this.families[painter] = info || null;
+    if (painter === this.painter()) { this.followWindow(); this.showUsed(); }
+  }
+
+  /** `fn(painter)` gives params a job adds (e.g. `{model}`). */
+  contribute(fn) { this.contributors.push(fn); }
 
   /** The window defaults to the chosen painter's native size (a model's training size). */
   followWindow() {
-    const el = this.controls.get("window"), native = this.windows[this.painter()];
+    const el = this.controls.get("window"), native = this.families[this.painter()]?.window || this.windows[this.painter()];
     if (!el || !native || ![...el.options].some((o) => o.value === String(native))) return;
     this.defaults.window = String(native);
     if (!("window" in this.saved)) el.value = String(native);
@@ -231,6 +250,7 @@ export class Panel {
     if (painter) {
       params.painter = painter;
       for (const name of Object.keys(this.options[painter] || {})) params[name] = this.value(`${painter}:${name}`);
+      for (const fn of this.contributors) Object.assign(params, fn(painter));
     }
     params.feather = Math.min(params.feather ?? 0, params.pad ?? 0);
     params.auto_accept = params.candidates === 1;

@@ -6,6 +6,8 @@ and tiny LoRAs (tiny_loras.py), for the tests of models per job and LoRAs.
     # original-layout .safetensors), models/Lora/{ink, styles/kohya-ink, xl-ink}
     root = comfy_folder(tiny, tmp_path / "ComfyUI")
     # models/checkpoints/{sd15, tiny-xl}, models/loras/{ink, xl-ink}
+    root = small_a1111_folder(tiny, tmp_path / "webui")
+    # models/Stable-diffusion/{sd15, sd15-plain}, models/Lora/ink: SD 1.x only, quick to make
 """
 
 from __future__ import annotations
@@ -30,6 +32,14 @@ def a1111_folder(tiny: TinyModels, root: Path) -> Path:
     _lora(tiny, "kohya-ink", loras / "styles" / "kohya-ink.safetensors", save_kohya_lora)
     _lora(tiny, "xl-ink", loras / "xl-ink.safetensors", lambda folder, path: save_diffusers_lora(folder, path, text=False),
           kind="sdxl")
+    return root
+
+
+def small_a1111_folder(tiny: TinyModels, root: Path) -> Path:
+    checkpoints = root / "models" / "Stable-diffusion"
+    _copy(tiny.folder("sd-inpaint"), checkpoints / "sd15")
+    _copy(tiny.folder("sd"), checkpoints / "sd15-plain")
+    _lora(tiny, "ink", root / "models" / "Lora" / "ink.safetensors", save_diffusers_lora)
     return root
 
 

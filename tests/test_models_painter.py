@@ -17,7 +17,7 @@ from canvas.painters.diffusion import ModelError
 from canvas.painters.diffusion.models_painter import ModelsPainter, model_bytes
 from canvas.painters.diffusion.settings import DiffusionSettings
 from canvas.store import Store
-from library_folders import comfy, tiny, webui  # noqa: F401  fixtures
+from library_folders import comfy, small_a1111_folder, tiny, webui  # noqa: F401  fixtures
 
 IMAGE = np.full((128, 128, 3), 120, np.uint8)
 MASK = np.zeros((128, 128), bool)
@@ -64,6 +64,24 @@ def test_an_unknown_model_is_one_line(painter):
     assert "\n" not in str(caught.value)
     with pytest.raises(ModelError, match="library name"):
         paint(painter, model="../sd15")
+
+
+def test_a_model_and_a_lora_added_since_the_painter_scanned_are_found(tiny, tmp_path):
+    # Under `serve` the server's library and each painter's scan the folders apart: after the
+    # server's rescan a job names what the painter has not seen yet, and it scans again.
+    import shutil
+
+    folder = small_a1111_folder(tiny, tmp_path / "webui")
+    lora = folder / "models" / "Lora" / "ink.safetensors"
+    shutil.move(lora, tmp_path / "ink.safetensors")
+    painter = ModelsPainter(settings(folder), Library([folder], cache=None))
+    with pytest.raises(ModelError, match="no model named 'added'"):
+        paint(painter, model="added")
+    shutil.copytree(folder / "models" / "Stable-diffusion" / "sd15-plain", folder / "models" / "Stable-diffusion" / "added")
+    shutil.move(tmp_path / "ink.safetensors", lora)
+    added = paint(painter, model="added")
+    assert painter.library.find_model("added").name == "added"
+    assert not np.array_equal(paint(painter, model="added", prompt="a lake <lora:ink:1>"), added)
 
 
 def test_the_lru_evicts_the_least_recent_and_loads_it_again_the_same(comfy, tmp_path):

@@ -92,6 +92,11 @@ def test_welcome_lists_models_and_loras_by_name_never_a_path(served):
         ("sd15", "sd1", "checkpoint"), ("tiny-xl", "sdxl", "checkpoint")]
     assert [(m["name"], m["family"]) for m in welcome["loras"]] == [("ink", "sd1"), ("xl-ink", "sdxl")]
     assert str(folder) not in str(welcome) and all(m["size"] > 0 for m in welcome["models"])
+    # What naming a model of a family gives a job (the panel shows it), and the painter's own family.
+    assert welcome["painter_info"]["diffusion"]["family"] == "sd1"
+    assert welcome["families"]["sdxl"] == {"label": "SDXL", "uses": ["prompt", "negative_prompt", "steps", "guidance", "strength"],
+                                           "defaults": {"steps": 25, "guidance": 7.0, "strength": 1.0}, "window": 1024}
+    assert welcome["families"]["flux-fill"]["defaults"]["steps"] == 50 and "negative_prompt" not in welcome["families"]["flux-fill"]["uses"]
     status, _, body = server.http("GET", "/api/models")
     assert status == 200 and str(folder) not in body.decode()
     client.close()

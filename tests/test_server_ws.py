@@ -40,6 +40,7 @@ def test_welcome_says_what_a_client_needs(painted):
     # A painter that does not say which settings it uses is shown all of them.
     assert welcome["painter_info"] == {"tint": {"label": "tint", "uses": ["prompt", "negative_prompt", "steps", "guidance", "strength"],
                                                 "defaults": {"steps": 25, "guidance": 7.0, "strength": 1.0}}}
+    assert welcome["models"] == [] and welcome["loras"] == [] and welcome["families"] == {}  # no --models
     assert client.ask({"type": "ping"})["type"] == "ok"
     client.close()
 

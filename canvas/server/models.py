@@ -3,6 +3,7 @@
 `model` and LoRA tags before it is queued, so a typo is a typed error and nothing waits.
 
     listing(library)        # {"models": [{"name", "kind", "family", "label", "size"}, ...], "loras": [...]}
+    families()              # {"sd1": {"label", "uses", "defaults", "window"}, ...}: what a model's family changes
     check_job(state, "diffusion", request)      # ApiError unknown_model / unknown_lora / bad_lora
 """
 
@@ -34,6 +35,19 @@ def listing(library: Library | None) -> dict[str, list[dict[str, Any]]]:
             "loras": [_item(entry) for entry in _ordered(scan.list("lora"))]}
 
 
+def families() -> dict[str, dict[str, Any]]:
+    """`welcome.families`: each family's label, the settings its models use, their defaults
+    and the window of a job that names one of its models and gives none (what `defaults_for`
+    and `windows_for` apply), so the panel shows what such a job gets."""
+    return {key: {"label": family.label, "uses": list(family.uses), "defaults": family.defaults,
+                  "window": family_window(family)} for key, family in FAMILIES.items()}
+
+
+def family_window(family: Family) -> int:
+    """The default window of a job naming a model of `family`: its native size, within 512..1024."""
+    return min(1024, max(512, family.native // 64 * 64))
+
+
 def _ordered(entries: list[Entry]) -> list[Entry]:
     order = list(FAMILIES)
     return sorted(entries, key=lambda e: (order.index(e.family) if e.family in order else len(order), e.name.lower()))
@@ -62,7 +76,7 @@ def windows_for(state: "ServerState", message: dict[str, Any]) -> dict[str, int]
     named = _named_family(state, message)
     if named is not None:
         painter, family = named
-        windows[painter] = min(1024, max(512, family.native // 64 * 64))
+        windows[painter] = family_window(family)
     return windows
 
 
@@ -74,7 +88,7 @@ def defaults_for(state: "ServerState", message: dict[str, Any]) -> dict[str, dic
     named = _named_family(state, message)
     if named is not None:
         painter, family = named
-        defaults[painter] = {"steps": family.steps, "guidance": family.guidance, "strength": 1.0}
+        defaults[painter] = family.defaults
     return defaults
 
 

@@ -119,4 +119,5 @@ def _welcome(state: ServerState, client: Client, store: Any) -> dict[str, Any]:
         "limits": limits.as_dict(), "jobs": jobs, "segmenter": state.segmenter is not None,
         "interrupted": [record.as_dict() for record in store.interrupted_jobs()],
         **models.listing(state.library),  # `models` and `loras`: what jobs may name
+        "families": models.families() if state.library is not None else {},  # what naming a model changes
     }

@@ -13,6 +13,7 @@ from canvas.jobs import TilerSettings
 from canvas.jobs.pool import PainterPool, profile_of
 from canvas.library import Library
 from canvas.painters import Painter, defaults_of, label_of, options_of, uses_of
+from canvas.painters.diffusion.lora_tags import painter_family
 from canvas.server import limits
 from canvas.server.broadcast import Broadcaster
 from canvas.server.canvases import Canvases
@@ -70,12 +71,15 @@ class ServerState:
 
     def painter_info(self) -> dict[str, dict[str, Any]]:
         """`welcome.painter_info`: each served painter's label, the settings it uses and the
-        defaults of those it uses."""
+        defaults of those it uses; the diffusion painter's also the family of its model."""
         info = {}
         for name, painter in self.painters.items():
             uses = self.uses[name]
             defaults = {key: value for key, value in self.defaults[name].items() if key in uses}
             info[name] = {"label": label_of(painter), "uses": list(uses), "defaults": defaults}
+            family = painter_family(painter) if getattr(painter, "name", "") == "diffusion" else None
+            if family is not None:  # its default model's: the LoRAs that fit it (welcome.families)
+                info[name]["family"] = family
         return info
 
     def new_client_id(self) -> str:

@@ -96,3 +96,34 @@ def status(page) -> str:
 
 def close_to(a, b, tolerance: int = 3) -> bool:
     return all(abs(float(x) - float(y)) <= tolerance for x, y in zip(a, b, strict=True))
+
+
+# Each select of the panel whose longest option is wider than the select shows it.
+CUT_SELECTS = """() => {
+    const cut = [], context = document.createElement("canvas").getContext("2d");
+    for (const select of document.querySelectorAll("#settings select")) {
+        if (!select.offsetParent) continue;  // hidden
+        const style = getComputedStyle(select);
+        context.font = `${style.fontSize} ${style.fontFamily}`;
+        // The room for text: the select's width less its padding, border and the arrow.
+        const room = select.clientWidth - parseFloat(style.paddingLeft) - parseFloat(style.paddingRight) - 20;
+        for (const option of select.options) {
+            const width = context.measureText(option.text).width;
+            if (width > room) cut.push(`${select.id}: "${option.text}" needs ${Math.ceil(width)} px, has ${Math.floor(room)}`);
+        }
+    }
+    return cut;
+}"""
+
+# The visible controls inside `selector` that something covers: each scrolled into view,
+# the element at its centre is neither it nor inside it (a panel's controls, which scroll).
+COVERED = """(selector) => {
+    const covered = [];
+    for (const el of document.querySelectorAll(`${selector} :is(button, input, select, textarea)`)) {
+        if (!el.offsetParent) continue;  // hidden
+        el.scrollIntoView({block: "center"});
+        const r = el.getBoundingClientRect(), hit = document.elementFromPoint(r.left + r.width / 2, r.top + r.height / 2);
+        if (!hit || !(hit === el || el.contains(hit))) covered.push(`${el.id || el.getAttribute("aria-label") || el.tagName} under ${hit ? hit.id || hit.className || hit.tagName : "nothing"}`);
+    }
+    return covered;
+}"""

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from browsing import TIMEOUT, settle
+from browsing import COVERED, CUT_SELECTS, TIMEOUT, settle
 from serving import FillLikePainter, Server, TintPainter, png
 
 # Every control over the canvas, and whether it is visible (its centre inside the stage).
@@ -28,24 +28,6 @@ CONTROLS = """() => {
     }
     return found;
 }"""
-
-# Each select of the panel whose longest option is wider than the select shows it.
-CUT_SELECTS = """() => {
-    const cut = [], context = document.createElement("canvas").getContext("2d");
-    for (const select of document.querySelectorAll("#settings select")) {
-        if (!select.offsetParent) continue;  // hidden
-        const style = getComputedStyle(select);
-        context.font = `${style.fontSize} ${style.fontFamily}`;
-        // The room for text: the select's width less its padding, border and the arrow.
-        const room = select.clientWidth - parseFloat(style.paddingLeft) - parseFloat(style.paddingRight) - 20;
-        for (const option of select.options) {
-            const width = context.measureText(option.text).width;
-            if (width > room) cut.push(`${select.id}: "${option.text}" needs ${Math.ceil(width)} px, has ${Math.floor(room)}`);
-        }
-    }
-    return cut;
-}"""
-
 
 class Long(FillLikePainter):
     label = "FLUX.1 Fill · flux1-fill-dev"  # a painter's label as a real model gives it
@@ -110,4 +92,6 @@ def test_every_visible_control_can_be_clicked_wherever_the_frame_is(choosing, sh
                     covered.append((view, edge, control))
             page.screenshot(path=str(shots / f"controls-{view}-{edge}.png"))
     assert covered == [], "\n".join(map(str, covered))
+    # The panel's controls too (the models library's: tests/browser/test_models_picker.py).
+    assert page.evaluate(COVERED, "#settings") == []
     assert page.errors == []

@@ -57,6 +57,16 @@ class Family:
     def own_loop(self) -> bool:
         return self.inpaint_pipeline is None
 
+    @property
+    def uses(self) -> tuple[str, ...]:
+        """The job settings a model of this family reads (the panel offers these)."""
+        return ("prompt", *(("negative_prompt",) if self.negative_prompt else ()), "steps", "guidance", "strength")
+
+    @property
+    def defaults(self) -> dict[str, Any]:
+        """Steps, guidance and strength of a job that gives none."""
+        return {"steps": self.steps, "guidance": self.guidance, "strength": 1.0}
+
 
 FAMILIES: dict[str, Family] = {
     family.key: family

@@ -28,9 +28,10 @@ from typing import Any
 import numpy as np
 import torch
 
-from canvas.library import Library, LibraryError
+from canvas.library import Library, LibraryError, NotFound
 from canvas.painters.base import CancelToken, PaintProgress, PaintRequest, ProgressCallback
 from canvas.painters.diffusion.loading import locate, resolve_device
+from canvas.painters.diffusion.lora_tags import LoraTagError, parse_lora_tags
 from canvas.painters.diffusion.model_cache import ModelCache
 from canvas.painters.diffusion.painter import DiffusionPainter
 from canvas.painters.diffusion.settings import DiffusionSettings, ModelError
@@ -71,12 +72,36 @@ class ModelsPainter:
 
     def paint(self, image: np.ndarray, mask: np.ndarray, request: PaintRequest, progress: ProgressCallback,
               cancel: CancelToken) -> list[np.ndarray]:
+        self.catch_up(request)
         return self.painter_for(request.model, progress).paint(image, mask, request, progress, cancel)
 
     def prepare(self, request: PaintRequest, progress: ProgressCallback) -> None:
         """Load the job's model now, if it is not loaded (the job runner calls this from the
         job's thread before any window is handed out)."""
+        self.catch_up(request)
         self.painter_for(request.model, progress)
+
+    def catch_up(self, request: PaintRequest) -> None:
+        """Scan the folders again, once, when the job names a model or LoRA this painter's
+        library has not seen: the server's library (which checked the job) was rescanned
+        since, and under `serve` each painter scans the folders itself (in its own process
+        with --painters N). Unchanged files come from the scan cache."""
+        wanted = [("model", request.model)] if request.model else []
+        try:
+            wanted += [("lora", tag.name) for tag in parse_lora_tags(request.prompt).loras if not tag.inactive]
+        except LoraTagError:
+            return  # the painter says why
+        for kind, name in wanted:
+            try:
+                if kind == "model":
+                    self.library.find_model(name)
+                else:
+                    self.library.find(kind, name)
+            except NotFound:
+                self.library.rescan()
+                return
+            except LibraryError:
+                return
 
     def painter_for(self, model: str | None, progress: ProgressCallback | None = None) -> DiffusionPainter:
         """The painter of `model` (a library name; None: the default), loaded if need be."""

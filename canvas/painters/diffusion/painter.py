@@ -84,9 +84,8 @@ class DiffusionPainter:
                              "has other text encoders")
         self.label = f"{self.family.label} · {_model_name(settings.model)}"
         # What the family does with a job's settings (the panel offers these, with these defaults).
-        self.uses: tuple[str, ...] = ("prompt", *(("negative_prompt",) if self.family.negative_prompt else ()),
-                                      "steps", "guidance", "strength")
-        self.defaults: dict[str, Any] = {"steps": self.family.steps, "guidance": self.family.guidance, "strength": 1.0}
+        self.uses: tuple[str, ...] = self.family.uses
+        self.defaults: dict[str, Any] = self.family.defaults
         self.native_window = self.model.native  # the window size the model was trained at
         self.library = library
         self.loras = PipelineLoras(self.model.pipeline)  # a job's LoRAs, on this model only while it paints
