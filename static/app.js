@@ -65,6 +65,9 @@ export class App {
     // empty or come with it (boot.js's layer holds them so from its start).
     if (!booted) this.layer.hold();
     this.conn.open(takeEarlySocket());
+    // index.html keeps the controls the first picture does not need (the panel's, the canvas
+    // menu's) inert in templates: in place from here, before the parts that use them.
+    for (const later of document.querySelectorAll("template[data-later]")) later.replaceWith(later.content);
     this.panel = new Panel($("settings"), "boundless.settings");
     this.frame = new Frame($("overlay"), this.view);
     this.brush = new Brush(this.frame, this.view);
