@@ -94,7 +94,7 @@ export class App {
     new ResizeObserver(() => this.view.resize()).observe(this.canvas);
     addEventListener("pagehide", () => this.view.save(viewKey(name)));  // back here on the next visit
     this.showStatus(this.conn.state);  // "connecting" was said before anyone listened
-    document.getElementById("booting")?.remove();  // index.html's: the panel shows from here
+    document.getElementById("booting")?.remove();  // index.html's: the header and the panel show from here
   }
 
   key(what) { return `boundless.${this.name}.${what}`; }
