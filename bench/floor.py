@@ -40,7 +40,13 @@ PATH = "/bench-floor.html"
 # A page Playwright answers has no address, so Chromium counts it as public and refuses its
 # websocket to 127.0.0.1: allow it (the client, served by the server itself, never meets
 # this check, so bench/viewport.py runs both in a browser launched so).
-BROWSER_ARGS = ("--disable-features=LocalNetworkAccessChecks",)
+# No preloaded top-chrome WebUI: in headless Chromium each sample's new context is a new
+# window, and Chromium preloads a WebUI for it (the omnibox popup: a renderer of its own
+# loading some 35 modules, 130 to 250 ms of CPU in traces) while whichever page happens to
+# load, about every other sample, the floor's as often as the client's. A person's page
+# load in an open window pays none of it; on a machine with one free core it was noise of
+# up to 100 ms on either side of a ratio.
+BROWSER_ARGS = ("--disable-features=LocalNetworkAccessChecks,PreloadTopChromeWebUI",)
 PAGE = """<!doctype html>
 <html><head><meta charset="utf-8"><title>floor</title><style>html, body { margin: 0 } canvas { display: block }</style></head>
 <body><canvas id="c" width="%(w)d" height="%(h)d"></canvas>

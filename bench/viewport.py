@@ -30,6 +30,9 @@ on the same cluster and level, in the same browser: client l0, floor l0, client 
 l4, in the opposite order every other round (the second load of a cluster meets a warmer
 server). `l0_over_floor` and `l4_over_floor` are the medians of the per-round ratios
 client / floor; goal: at most 1.3. `floor_l0_ms` and `floor_l4_ms` are the floor's medians.
+The browser is launched with bench/floor.py's BROWSER_ARGS, which also turn off Chromium's
+preloading of its own top-chrome WebUI for each new window (see there): it landed on a
+random sample's load, the floor's or the client's, and was no part of either page.
 """
 
 from __future__ import annotations

@@ -66,6 +66,9 @@ export class App {
     // empty or come with it (boot.js's layer holds them so from its start).
     if (!booted) this.layer.hold();
     this.conn.open(takeEarlySocket());
+    // index.html keeps the controls the first picture does not need (the panel's, the canvas
+    // menu's) inert in templates: in place from here, before the parts that use them.
+    for (const later of document.querySelectorAll("template[data-later]")) later.replaceWith(later.content);
     this.panel = new Panel($("settings"), "boundless.settings");
     this.frame = new Frame($("overlay"), this.view);
     this.brush = new Brush(this.frame, this.view);
@@ -93,7 +96,7 @@ export class App {
     new ResizeObserver(() => this.view.resize()).observe(this.canvas);
     addEventListener("pagehide", () => this.view.save(viewKey(name)));  // back here on the next visit
     this.showStatus(this.conn.state);  // "connecting" was said before anyone listened
-    document.getElementById("booting")?.remove();  // index.html's: the panel shows from here
+    document.getElementById("booting")?.remove();  // index.html's: the header and the panel show from here
   }
 
   key(what) { return `boundless.${this.name}.${what}`; }
