@@ -10,7 +10,8 @@ thread that asked for it, holding no painter's lock). `prepare` loads a job's mo
 before its windows are handed to a pool, from the job's own thread, so a load does not
 occupy the painter thread other canvases' windows paint on. Loading is reported to the
 job as a `PaintProgress` with `loading` set (step 0 of 1, then 1 of 1): the server relays
-it to every viewer of each canvas whose job waits for that model.
+it to every viewer of each canvas whose job waits for that model. A job cancelled while
+its model loads stops waiting at once; the load finishes into the cache for later jobs.
 
 What the server and the history read of the painter (options, native window, family,
 label, description) is the default model's; a job naming another model records that one
@@ -36,7 +37,7 @@ from canvas.painters.diffusion.painter import DiffusionPainter
 from canvas.painters.diffusion.settings import DiffusionSettings, ModelError
 
 # What a profile (canvas/jobs/pool.py), the server and the panel read of a painter.
-PROFILE = ("OPTIONS", "native_window", "family", "label", "uses", "defaults")
+PROFILE = ("OPTIONS", "native_window", "family", "label", "uses", "defaults", "embedding_files")
 GB = 1024**3
 
 
@@ -71,22 +72,25 @@ class ModelsPainter:
 
     def paint(self, image: np.ndarray, mask: np.ndarray, request: PaintRequest, progress: ProgressCallback,
               cancel: CancelToken) -> list[np.ndarray]:
-        return self.painter_for(request.model, progress).paint(image, mask, request, progress, cancel)
+        return self.painter_for(request.model, progress, cancel).paint(image, mask, request, progress, cancel)
 
-    def prepare(self, request: PaintRequest, progress: ProgressCallback) -> None:
+    def prepare(self, request: PaintRequest, progress: ProgressCallback, cancel: CancelToken | None = None) -> None:
         """Load the job's model now, if it is not loaded (the job runner calls this from the
         job's thread before any window is handed out)."""
-        self.painter_for(request.model, progress)
+        self.painter_for(request.model, progress, cancel)
 
-    def painter_for(self, model: str | None, progress: ProgressCallback | None = None) -> DiffusionPainter:
-        """The painter of `model` (a library name; None: the default), loaded if need be."""
+    def painter_for(self, model: str | None, progress: ProgressCallback | None = None,
+                    cancel: CancelToken | None = None) -> DiffusionPainter:
+        """The painter of `model` (a library name; None: the default), loaded if need be.
+        A cancel raises Cancelled at once, while the load goes on into the cache
+        (model_cache.py says why): other jobs may be waiting for the same model."""
         key = self.default if model is None else self.model_entry(model).name
 
         def waiting(state: str, name: str) -> None:
             if progress is not None:
                 progress(PaintProgress(step=int(state == "loaded"), steps=1, loading=name))
 
-        return self.cache.get(key, waiting)
+        return self.cache.get(key, waiting, None if cancel is None else cancel.raise_if_cancelled)
 
     def model_entry(self, name: str) -> Any:
         try:

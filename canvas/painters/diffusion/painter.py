@@ -24,7 +24,7 @@ import torch.nn.functional as F
 
 from canvas.painters.base import CancelToken, Choice, Option, PaintProgress, PaintRequest, ProgressCallback
 from canvas.painters.diffusion.denoise import LATENT_SCALE, Sampling, Window, inpaint, is_guided, sampled_steps
-from canvas.painters.diffusion.embeddings import load_embeddings
+from canvas.painters.diffusion.embeddings import library_embeddings, load_embeddings
 from canvas.painters.diffusion.families import FAMILIES, Family
 from canvas.painters.diffusion.loading import LoadedModel, load_model, prepare
 from canvas.painters.diffusion.lora_tags import find_loras, parse_lora_tags
@@ -90,8 +90,10 @@ class DiffusionPainter:
         # What a job may set (the server lists it in `welcome`), defaulting to this
         # painter's settings; the CLI's --scheduler and --masked-content are the same CHOICES.
         if isinstance(self.model, LoadedModel):
-            # Textual inversions, by file name in a prompt (text_encoding.py reads them there).
-            self.embeddings = load_embeddings(self.model, settings.embeddings)
+            # Textual inversions, by file name in a prompt (text_encoding.py reads them there):
+            # those given (--embeddings) first, then the library's.
+            self.embeddings = load_embeddings(self.model, (*settings.embeddings,
+                                                           *library_embeddings(library, self.family.key)))
             self.prompts = PromptCache(self.model, embeddings=self.embeddings)
             self.OPTIONS: dict[str, Option | Choice] = {
                 **{key: replace(choice, default=getattr(settings, key)) for key, choice in CHOICES.items()},
@@ -108,6 +110,13 @@ class DiffusionPainter:
                 self.OPTIONS["soft_mask"] = Option("Soft mask px", 0, 128, settings.soft_mask)
         # One window at a time: schedulers and the model's attention state are not shared safely.
         self._lock = threading.Lock()
+
+    @property
+    def embedding_files(self) -> dict[str, str]:
+        """The embeddings a prompt may name, {name: file}: what a job's record hashes for
+        A1111's "TI hashes" (canvas/library/records.py)."""
+        embeddings = getattr(self, "embeddings", None)
+        return {e.name: str(e.path) for e in embeddings.loaded.values()} if embeddings is not None else {}
 
     def family_of_loop(self) -> Family:
         """SD 1.x, 2.x or XL, for a model our own loop paints."""
