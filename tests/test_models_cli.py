@@ -81,3 +81,15 @@ def test_a_foreign_lora_in_a_stage_prompt_is_one_line_and_nothing_is_written(web
     error = capsys.readouterr().err
     assert code == 2 and "LoRA 'xl-ink' is for SDXL" in error and error.count("\n") == 1
     assert not out.exists() and not canvas.exists()
+
+
+def test_serve_checks_jobs_against_the_painters_own_library(webui, tmp_path, monkeypatch):
+    """One library for the server and its in-process painter: a `rescan` reaches the painter."""
+    import uvicorn
+
+    served = {}
+    monkeypatch.setattr(uvicorn, "run", lambda app, **kwargs: served.update(app=app))
+    assert main(["serve", "--data", str(tmp_path / "data"), "--painter", "diffusion", "--models", str(webui),
+                 "--model", "sd15", "--dtype", "fp32", "--offline"]) == 0
+    state = served["app"].state.server
+    assert state.library is state.painters["diffusion"].library is not None

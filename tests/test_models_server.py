@@ -50,14 +50,14 @@ def served(tmp_path, tiny):
         server.stop()
 
 
-def _embedding(path) -> None:
+def _embedding(path, seed: int = 2) -> None:
     """A tiny SD 1.x textual inversion (A1111's .safetensors: one tensor), two vectors."""
     import torch
     from safetensors.torch import save_file
     from tiny_models import TEXT_HIDDEN
 
     path.parent.mkdir(parents=True, exist_ok=True)
-    save_file({"emb_params": torch.randn(2, TEXT_HIDDEN, generator=torch.Generator().manual_seed(2))}, str(path))
+    save_file({"emb_params": torch.randn(2, TEXT_HIDDEN, generator=torch.Generator().manual_seed(seed))}, str(path))
 
 
 def _inpaint(client, id: str, expect: str = "ok", **params) -> dict:
@@ -247,4 +247,23 @@ def test_the_librarys_embeddings_are_used_by_name_and_recorded_with_a1111s_hash(
     assert "embeddings" not in without.params and with_it.params["embeddings"] == {"glow": digest}
     store.export_png(0, store.bounds(0), tmp_path / "named.png")
     assert f'TI hashes: "glow: {digest}"' in Image.open(tmp_path / "named.png").text["parameters"]
+    client.close()
+
+
+def test_an_embedding_added_to_the_folder_is_used_after_a_rescan(served):
+    import hashlib
+
+    server, painter, _, folder = served
+    client = server.socket("default")
+    path = folder / "models" / "embeddings" / "new" / "spark.safetensors"
+    _embedding(path, seed=3)
+    assert client.ask({"type": "rescan"})["type"] == "ok"
+    job = _inpaint(client, "spark", prompt="a lake, spark")["job"]
+    assert client.next("job.done", job=job, timeout=120)["status"] == "done"
+    # The loaded model took it before painting (no reload), and the record names it.
+    loaded = painter.painter_for(None).embeddings
+    assert "spark" in loaded.loaded and not any("already" in why for _, why in loaded.skipped)
+    params = server.state.canvases.store("default").history()[-1].params
+    assert params["embeddings"] == {"spark": hashlib.sha256(path.read_bytes()).hexdigest()[:12]}
+    assert painter.cache.loads == 1
     client.close()

@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from canvas.library import Library, LibraryError
+from canvas.library import Library, LibraryError, NotFound
 from canvas.painters.base import CancelToken, PaintProgress, PaintRequest, ProgressCallback
 from canvas.painters.diffusion.loading import locate, resolve_device
 from canvas.painters.diffusion.model_cache import ModelCache
@@ -93,8 +93,15 @@ class ModelsPainter:
         return self.cache.get(key, waiting, None if cancel is None else cancel.raise_if_cancelled)
 
     def model_entry(self, name: str) -> Any:
+        """The library's entry of `name`. A name it does not know makes it scan again first:
+        a painter process or actor keeps a library of its own, and the server may have
+        found the model in a rescan of its own since."""
         try:
-            return self.library.find_model(name)
+            try:
+                return self.library.find_model(name)
+            except NotFound:
+                self.library.rescan()
+                return self.library.find_model(name)
         except LibraryError as exc:
             raise ModelError(str(exc)) from None
 
