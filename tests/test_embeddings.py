@@ -153,6 +153,51 @@ def test_the_prompt_cache_knows_which_embeddings_are_loaded(models, folder, tmp_
     assert painter.prompts.get("a plain house", "", False) is after
 
 
+def sha12(path) -> str:
+    import hashlib
+
+    return hashlib.sha256(path.read_bytes()).hexdigest()[:12]
+
+
+def a1111_fields(parameters: str) -> dict[str, str]:
+    """The last line of a `parameters` chunk as A1111's PNG Info reads it: `Key: value` pairs,
+    a value in double quotes (JSON) holding commas and colons. sd-parsers splits every value
+    at its colons and drops such fields (its A1111 parser keeps only `Hashes: {...}`)."""
+    import json
+    import re
+
+    line = parameters.split("\n")[-1]
+    pairs = re.findall(r'\s*(\w[\w \-/]+):\s*("(?:\\.|[^\\"])+"|[^,]*)(?:,|$)', line)
+    return {key: json.loads(value) if value.startswith('"') else value for key, value in pairs}
+
+
+def test_the_embeddings_a_job_names_are_in_its_exported_png_as_a1111_writes_them(models, folder, tmp_path, photo_file):
+    from sd_parsers import ParserManager
+
+    canvas, out = tmp_path / "work.canvas", tmp_path / "exported.png"
+    common = ["--painter", "diffusion", "--model", str(models.folder("sd-inpaint")), "--offline", "--dtype", "fp32",
+              "--embeddings", str(folder), "--steps", "2", "--guidance", "3", "--seed", "8", "-q"]
+    assert main(["expand", str(photo_file), "--right", "64", "--canvas", str(canvas), *common,
+                 "--prompt", "a harbour, SHINY", "--negative-prompt", "fuzzy, blurry"]) == 0
+    assert main(["export", "--canvas", str(canvas), "-o", str(out)]) == 0
+    parameters = Image.open(out).text["parameters"]
+    fields = a1111_fields(parameters)
+    # The name as its file spells it, whatever case the prompt wrote; the negative prompt's too.
+    assert fields["TI hashes"] == f"Shiny: {sha12(folder / 'Shiny.pt')}, fuzzy: {sha12(folder / 'more' / 'fuzzy.safetensors')}"
+    assert fields["Seed"] == "8" and fields["Steps"] == "2"
+    assert str(folder) not in parameters  # named, never a path
+    # A reader that does not know the field still reads the rest.
+    info = ParserManager().parse(out)
+    [sampler] = info.samplers
+    assert [p.value for p in sampler.prompts] == ["a harbour, SHINY"]
+    assert [p.value for p in sampler.negative_prompts] == ["fuzzy, blurry"]
+    assert sampler.parameters["seed"] == "8"
+    # A job that names none records none.
+    assert main(["expand", "--right", "64", "--canvas", str(canvas), *common, "--prompt", "a harbour"]) == 0
+    with Store.open(canvas) as store:
+        assert "embeddings" not in store.history()[-1].params
+
+
 def test_embeddings_paths_are_checked_without_loading_anything(tmp_path, folder):
     assert DiffusionSettings(model="m", embeddings=str(folder)).embeddings == (str(folder),)
     assert DiffusionSettings(model="m", embeddings=[str(folder / "plain.pt")]).embeddings == (str(folder / "plain.pt"),)
@@ -176,7 +221,10 @@ def test_inpaint_from_the_command_line_with_embeddings(models, folder, tmp_path,
             "--steps", "2", "--guidance", "3", "-q"]
     assert main(args) == 0 and out.is_file()
     with Store.open(canvas) as store:
-        assert store.history()[-1].params["prompt"] == "a (red:1.2) scarf, shiny BREAK plain"
+        params = store.history()[-1].params
+    assert params["prompt"] == "a (red:1.2) scarf, shiny BREAK plain"
+    # The embeddings it named, by file name, with A1111's short hash of each file; "fuzzy" is loaded but not named.
+    assert params["embeddings"] == {"Shiny": sha12(folder / "Shiny.pt"), "plain": sha12(folder / "plain.pt")}
     capsys.readouterr()
     cases = [(["--embeddings", str(folder)], "add --painter diffusion --model MODEL"),
              ([*common, "--embeddings", str(tmp_path / "nowhere")], "no such file or folder")]

@@ -108,6 +108,50 @@ def test_a_failed_load_reaches_every_waiter_keeps_nothing_and_may_be_tried_again
     assert cache.get("bad") == {"name": "bad"}
 
 
+def test_a_waiter_that_gives_up_leaves_at_once_and_the_load_goes_on_for_the_others():
+    from canvas.painters.base import CancelToken, Cancelled
+
+    loads = Loads()
+    loads.gates["b"] = threading.Event()
+    cache = ModelCache(loads, size_of=lambda model: 1, keep=2)
+    mine, theirs = CancelToken(), CancelToken()
+    told: dict[str, list[tuple[str, str]]] = {"mine": [], "theirs": []}
+    ended: dict[str, object] = {}
+
+    def wait(who: str, token: CancelToken) -> None:
+        try:
+            ended[who] = cache.get("b", lambda *e: told[who].append(e), token.raise_if_cancelled)
+        except Cancelled as exc:
+            ended[who] = exc
+
+    first = threading.Thread(target=wait, args=("mine", mine))
+    first.start()  # it asked first: the load is its, run in a thread of the cache's
+    assert loads.started.wait(10)
+    second = threading.Thread(target=wait, args=("theirs", theirs))
+    second.start()
+    mine.cancel()
+    first.join(10)
+    # Gone while the load is still held: it did not wait for it, and heard no "loaded".
+    assert not first.is_alive() and isinstance(ended["mine"], Cancelled) and told["mine"] == [("loading", "b")]
+    assert "b" not in cache and second.is_alive()
+    loads.gates["b"].set()
+    second.join(10)
+    assert ended["theirs"] == {"name": "b"} and told["theirs"] == [("loading", "b"), ("loaded", "b")]
+    assert cache.names == ["b"] and loads.built == ["b"]  # loaded once, kept for the next job
+    assert cache.get("b", check=CancelToken().raise_if_cancelled) is ended["theirs"]
+
+
+def test_a_failed_load_reaches_a_waiter_that_may_give_up():
+    from canvas.painters.base import CancelToken
+
+    loads = Loads()
+    loads.fail.add("bad")
+    cache = ModelCache(loads, size_of=lambda model: 1, keep=2)
+    with pytest.raises(ValueError, match="cannot load bad"):
+        cache.get("bad", check=CancelToken().raise_if_cancelled)
+    assert cache.names == []
+
+
 def test_keep_must_be_at_least_one():
     with pytest.raises(ValueError):
         ModelCache(Loads(), size_of=len, keep=0)

@@ -67,3 +67,29 @@ def test_a_single_file_model_is_recorded_with_a1111s_model_hash(webui, tiny, pho
     path = webui / "models" / "Stable-diffusion" / "sd15-file.safetensors"
     assert params["model"] == "sd15-file" and params["model_hash"] == hashlib.sha256(path.read_bytes()).hexdigest()[:10]
     assert list(params["loras"]) == ["ink"]
+
+
+@pytest.mark.parametrize("command", [
+    ["grow", "--aspect", "2:1", "--stage-prompt", "a field", "--stage-prompt", "a path <lora:xl-ink:1>"],
+    ["zoomout", "--at-step", "2:hills <lora:xl-ink>"],  # FAST gives --steps 2: zoom steps here
+])
+def test_a_foreign_lora_in_a_stage_prompt_is_one_line_and_nothing_is_written(webui, photo_file, tmp_path, capsys,
+                                                                          command):
+    out, canvas = tmp_path / "out.png", tmp_path / "work.canvas"
+    code = main([command[0], str(photo_file), *command[1:], "-o", str(out), "--canvas", str(canvas), "--painter",
+                 "diffusion", "--models", str(webui), "--model", "sd15", "--prompt", "a wall", *FAST])
+    error = capsys.readouterr().err
+    assert code == 2 and "LoRA 'xl-ink' is for SDXL" in error and error.count("\n") == 1
+    assert not out.exists() and not canvas.exists()
+
+
+def test_serve_checks_jobs_against_the_painters_own_library(webui, tmp_path, monkeypatch):
+    """One library for the server and its in-process painter: a `rescan` reaches the painter."""
+    import uvicorn
+
+    served = {}
+    monkeypatch.setattr(uvicorn, "run", lambda app, **kwargs: served.update(app=app))
+    assert main(["serve", "--data", str(tmp_path / "data"), "--painter", "diffusion", "--models", str(webui),
+                 "--model", "sd15", "--dtype", "fp32", "--offline"]) == 0
+    state = served["app"].state.server
+    assert state.library is state.painters["diffusion"].library is not None

@@ -114,3 +114,22 @@ def test_painter_processes_load_a_model_by_name(comfy, tmp_path, monkeypatch):
     assert result.status == "done"
     assert [e.loaded for e in events if isinstance(e, ModelLoading)] == [False, True]
     assert any(isinstance(e, WindowProgress) for e in events)
+
+
+def test_a_painter_with_a_library_of_its_own_scans_again_for_a_name_it_does_not_know(tiny, tmp_path):
+    """A painter process or Ray actor scans the folders for itself: a model or LoRA added
+    since (which the server found in a rescan of its own) is found by scanning again."""
+    import shutil
+
+    from library_folders import comfy_folder
+    from tiny_loras import save_diffusers_lora
+
+    folder = comfy_folder(tiny, tmp_path / "ComfyUI")
+    painter = ModelsPainter(settings(folder), Library([folder], cache=None))
+    before = paint(painter)
+    save_diffusers_lora(tiny.folder("sd-inpaint"), folder / "models" / "loras" / "fresh.safetensors", seed=9)
+    shutil.copytree(tiny.folder("sd-inpaint"), folder / "models" / "checkpoints" / "added")
+    assert not np.array_equal(paint(painter, prompt="a lake <lora:fresh:0.8>"), before)
+    assert np.array_equal(paint(painter, model="added"), before)  # the same weights under another name
+    with pytest.raises(ModelError, match="no model named 'nowhere'"):
+        paint(painter, model="nowhere")

@@ -232,6 +232,10 @@ def test_parameters_use_a1111s_keys_order_and_spelling():
     # the history's own record of a job's LoRAs, {name as tagged: hash} (canvas/library/records.py)
     assert 'Lora hashes: "film grain: a1b2c3d4e5f6, inkv2: 0f0f0f0f0f0f", Boundless' in parameters_text(
         {"loras": {"film grain": "a1b2c3d4e5f6", "ink:v2": "0f0f0f0f0f0f"}}, 1, 0, (8, 8))
+    # the embeddings a job's prompts named, {name: hash}, right after the LoRAs, as A1111 writes "TI hashes"
+    assert ('Lora hashes: "film grain: a1b2c3d4e5f6", TI hashes: "EasyNegative: c74b4e810b03, badhands: 0123456789ab", '
+            "Boundless") in parameters_text({"embeddings": {"EasyNegative": "c74b4e810b03", "bad,hands": "0123456789ab"},
+                                              "loras": {"film grain": "a1b2c3d4e5f6"}}, 1, 0, (8, 8))
     # a LoRA without a hash is not listed (its tag is in the prompt); a record of another shape exports all the same
     for loras in ([{"name": "x", "weight": 1.0}], "x", [None]):
         assert parameters_text({"loras": loras}, 1, 0, (8, 8)) == "Size: 8x8, Boundless revision: 1, Level: 0"

@@ -87,7 +87,7 @@ def zoomout(args: argparse.Namespace) -> int:
         return zoom_out_steps(frame, args.zoom_steps, args.factor, request, tiler, schedule)
 
     record = {"zoom_steps": args.zoom_steps, "factor": args.factor, **({"schedule": schedule.as_dict()} if schedule.entries else {})}
-    return _run(args, ("zoomout", record, make))
+    return _run(args, ("zoomout", record, make, [prompt for _, prompt in schedule.entries]))
 
 
 def grow(args: argparse.Namespace) -> int:
@@ -105,7 +105,7 @@ def grow(args: argparse.Namespace) -> int:
         return guided_steps(bounds, goal or full_body(bounds), args.stage_prompt, request, tiler)
 
     record = {"preset": args.preset} if args.preset else {"to": args.to or f"aspect {args.aspect}", "anchor": anchor}
-    return _run(args, ("grow", record, make))
+    return _run(args, ("grow", record, make, list(args.stage_prompt or ())))
 
 
 def video(args: argparse.Namespace) -> int:
@@ -183,9 +183,10 @@ def export(args: argparse.Namespace) -> int:
     return 0
 
 
-# A job of several stages: its kind, what the history records of it, and its specs made
-# from the canvas (as it is when the job starts) and the painting and tiling settings.
-Staged = tuple[str, dict[str, Any], Callable[[Store, PaintRequest, TilerSettings], list[JobSpec]]]
+# A job of several stages: its kind, what the history records of it, its specs made from
+# the canvas (as it is when the job starts) and the painting and tiling settings, and the
+# prompts its stages paint with besides the job's own (checked before anything is made).
+Staged = tuple[str, dict[str, Any], Callable[[Store, PaintRequest, TilerSettings], list[JobSpec]], list[str]]
 
 
 def _run(args: argparse.Namespace, target: Target | Staged, image: np.ndarray | None = None) -> int:
@@ -204,22 +205,24 @@ def _run(args: argparse.Namespace, target: Target | Staged, image: np.ndarray | 
     with _painting(args, options.get(args.painter, {})) as (painter, pool):
         # Steps, guidance and strength not given are the painter's (a model family's) defaults.
         request = replace(request, **{key: value for key, value in defaults_of(painter).items() if getattr(args, key) is None})
+        stage_prompts = target[3] if isinstance(target, tuple) else []
         if args.painter == "diffusion":
-            _check_loras(library, request, painter)
-        models = models_record(library, request, painter.describe().get("model"))
+            _check_loras(library, [request.prompt, *stage_prompts], painter)
         native = getattr(painter, "native_window", None)
         if args.window is None and native:  # the size the model was trained at
             tiler = replace(tiler, window=native)
         with _canvas_for(args.canvas, image) as store:
             progress = ProgressBar(enabled=not args.quiet)
             if isinstance(target, tuple):
-                kind, record, make = target
+                kind, record, make, _ = target
                 specs = [replace(spec, **strategy) for spec in make(store, request, tiler)]
+                # The model, and the LoRAs and embeddings of the prompts the stages paint with.
+                models = models_record(library, specs[0].request, painter, [s.request.prompt for s in specs[1:]])
                 params = {**recorded_params(specs[0], painter), **models, **record, "target": kind}
                 result = run_steps(store, painter, specs, kind=kind, params=params, on_event=progress, pool=pool)
             else:
                 spec = JobSpec(target, request=request, tiler=tiler, **strategy)
-                params = {**recorded_params(spec, painter), **models}
+                params = {**recorded_params(spec, painter), **models_record(library, request, painter)}
                 result = run_steps(store, painter, [spec], params=params, on_event=progress, pool=pool)
             if result.status != "done":
                 raise UserError(f"the job was {result.status} after {result.windows_done} windows")
@@ -233,10 +236,11 @@ def _run(args: argparse.Namespace, target: Target | Staged, image: np.ndarray | 
     return 0
 
 
-def _check_loras(library: Any, request: PaintRequest, painter: Any) -> None:
-    """The prompt's LoRA tags, found in the library and of the model's family: one line if not."""
+def _check_loras(library: Any, prompts: list[str], painter: Any) -> None:
+    """The prompts' LoRA tags, found in the library and of the model's family: one line if not."""
     try:
-        find_loras(library, parse_lora_tags(request.prompt).loras, painter_family(painter))
+        for prompt in prompts:
+            find_loras(library, parse_lora_tags(prompt).loras, painter_family(painter))
     except (LoraTagError, LibraryError) as exc:
         raise UserError(str(exc)) from None
 

@@ -58,8 +58,12 @@ def serve(args: argparse.Namespace) -> int:
             pool.close()
         raise
     # The server's own view of the library: what `welcome` lists and jobs are checked
-    # against (each painter scans the same folders; the scan cache makes it cheap).
-    library = open_library(args.models) if args.models else None
+    # against. An in-process painter's library is that view, so that a `rescan` reaches the
+    # painter too (a LoRA or an embedding added since it started); painter processes and
+    # actors scan the same folders for themselves (the scan cache makes it cheap) and scan
+    # again when a job names what they do not know.
+    shared = [painter.library for painter in painters.values() if getattr(painter, "library", None) is not None]
+    library = shared[0] if shared else open_library(args.models) if args.models else None
     app = create_app(ServerConfig(data=Path(args.data), canvas=canvas, token=token, window_timeout=timeout),
                      painters, segmenter, library)
     logging.getLogger("uvicorn.access").addFilter(RedactToken())

@@ -23,9 +23,9 @@ so jobs that each keep at most `size` windows in flight take turns window by win
         pool.close()
 
 A pool of one's own implements `PainterPool` (`size`, `describe`, `submit`, `close`), may
-have `prepare(request, progress)` (the runner calls it from the job's thread before the
-job's windows: the in-process pools let a painter with models load the job's one there,
-not on the painter thread other jobs' windows wait for) and may carry a `profile`
+have `prepare(request, progress, cancel)` (the runner calls it from the job's thread before
+the job's windows: the in-process pools let a painter with models load the job's one there,
+not on the painter thread other jobs' windows wait for; a cancel ends the wait at once) and may carry a `profile`
 (`PainterProfile`: the painter's name, settings, options, native window, the settings it
 uses, their defaults and its label, for the server and the history; `profile_of` makes
 one from `describe` without).
@@ -83,13 +83,14 @@ class PainterProfile:
     defaults: Mapping[str, Any] = field(default_factory=lambda: dict(SAMPLING_DEFAULTS))  # steps, guidance, strength
     label: str | None = None  # its human name
     family: Any = None  # the diffusion painter's model family (families.Family); None for painters without a model
+    embedding_files: Mapping[str, str] = field(default_factory=dict)  # textual inversions a prompt may name: {name: file}
 
     @classmethod
     def of(cls, painter: Any) -> "PainterProfile":
         return cls(name=painter.name, settings=dict(painter.describe()), options=dict(options_of(painter)),
                    native_window=getattr(painter, "native_window", None),
                    uses=uses_of(painter), defaults=defaults_of(painter), label=label_of(painter),
-                   family=getattr(painter, "family", None))
+                   family=getattr(painter, "family", None), embedding_files=dict(getattr(painter, "embedding_files", {})))
 
     @property
     def OPTIONS(self) -> Mapping[str, Any]:  # noqa: N802 - the Painter protocol's spelling
@@ -158,8 +159,8 @@ class InlinePool:
     def describe(self) -> dict[str, Any]:
         return self.painter.describe()
 
-    def prepare(self, request: PaintRequest, progress: ProgressCallback) -> None:
-        prepare_painters([self.painter], request, progress)
+    def prepare(self, request: PaintRequest, progress: ProgressCallback, cancel: CancelToken | None = None) -> None:
+        prepare_painters([self.painter], request, progress, cancel)
 
     def submit(self, task: WindowTask) -> "Future[PaintedWindow]":
         future: Future[PaintedWindow] = Future()
@@ -248,20 +249,22 @@ class ThreadPool(QueuedPool):
     def describe(self) -> dict[str, Any]:
         return self.painters[0].describe()
 
-    def prepare(self, request: PaintRequest, progress: ProgressCallback) -> None:
-        prepare_painters(self.painters, request, progress)
+    def prepare(self, request: PaintRequest, progress: ProgressCallback, cancel: CancelToken | None = None) -> None:
+        prepare_painters(self.painters, request, progress, cancel)
 
     def _paint(self, slot: int, task: WindowTask) -> PaintedWindow:
         return paint_window(task.pixels, self.painters[slot], task.request, task.settings, task.progress, task.cancel)
 
 
-def prepare_painters(painters: Sequence[Any], request: PaintRequest, progress: ProgressCallback) -> None:
+def prepare_painters(painters: Sequence[Any], request: PaintRequest, progress: ProgressCallback,
+                     cancel: CancelToken | None = None) -> None:
     """Have in-process painters that can (`prepare`: a painter with models to load) make
-    ready for a job before its windows come, in the caller's thread."""
+    ready for a job before its windows come, in the caller's thread; Cancelled as soon as
+    `cancel` is set, whatever they were waiting for."""
     for painter in {id(p): p for p in painters}.values():
         prepare = getattr(painter, "prepare", None)
         if callable(prepare):
-            prepare(request, progress)
+            prepare(request, progress, cancel)
 
 
 def portable(exc: BaseException) -> BaseException:

@@ -225,7 +225,8 @@ class _Painting:
         committed = 0
         prepare = getattr(self.pool, "prepare", None)
         if prepare is not None:  # the job's model loads here, in the job's thread, not on a painter's
-            prepare(spec.request, lambda report: self.emit(_loading(report)) if report.loading else None)
+            # A cancel ends the wait for a model at once (the load goes on, into the painter's cache).
+            prepare(spec.request, lambda report: self.emit(_loading(report)) if report.loading else None, self.cancel)
             self.cancel.raise_if_cancelled()
         try:
             while committed < len(plan):

@@ -167,8 +167,8 @@ async def _submit_stages(state: ServerState, client: Client, message: dict[str, 
     """A job of several stages (zoomout, grow): checked now, its specs made when it runs."""
     request, tiler, auto, painter = protocol.job_settings(message, state.options, models.windows_for(state, message),
                                                           models.defaults_for(state, message))
-    models.check_job(state, painter, request)
     stages = parse(message, request, tiler)
+    models.check_job(state, painter, request, stages.prompts)  # every stage's prompt, before anything is queued
     fields = {key: value for key, value in message.items() if key in REQUEST_FIELDS}
     job = Job(id=state.queue.new_id(), canvas=client.canvas, client=client.id, kind=stages.kind, stages=stages,
               painter=painter, auto_accept=auto, request=fields)

@@ -30,6 +30,9 @@ class Stages:
     kind: str  # zoomout | grow
     params: dict[str, Any]  # what the history records, besides the painting settings
     build: Callable[[Store], list[JobSpec]]
+    # The prompts its stages paint with besides the job's own (a zoom-out's schedule, a
+    # grow's stage prompts): their LoRA tags are checked before the job is queued.
+    prompts: tuple[str, ...] = ()
 
     def record(self, first: JobSpec, painter: Painter) -> dict[str, Any]:
         """The job's parameters in the history (and exported PNGs): the painting settings
@@ -48,7 +51,7 @@ def zoomout(message: dict[str, Any], request: PaintRequest, tiler: TilerSettings
     params = {"frame": [frame.x, frame.y, frame.w, frame.h], "zoom_steps": steps, "factor": factor}
     if schedule.entries:
         params["schedule"] = schedule.as_dict()
-    return Stages("zoomout", params, lambda store: specs)
+    return Stages("zoomout", params, lambda store: specs, tuple(prompt for _, prompt in schedule.entries))
 
 
 def grow(message: dict[str, Any], request: PaintRequest, tiler: TilerSettings) -> Stages:
@@ -74,7 +77,7 @@ def grow(message: dict[str, Any], request: PaintRequest, tiler: TilerSettings) -
             raise JobError("the canvas is empty: import an image before growing it")
         return [replace(spec, **painting) for spec in guided_steps(bounds, goal or full_body(bounds), prompts, request, tiler)]
 
-    return Stages("grow", params, build)
+    return Stages("grow", params, build, tuple(prompts))
 
 
 def _schedule(value: Any) -> PromptSchedule:

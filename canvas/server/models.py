@@ -10,7 +10,7 @@
 from __future__ import annotations
 
 import asyncio
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Iterable
 
 from canvas.library import BadName, Entry, Library, LibraryError, NotFound
 from canvas.painters.base import PaintRequest
@@ -107,9 +107,12 @@ def _named_family(state: "ServerState", message: dict[str, Any]) -> tuple[str, F
     return painter, FAMILIES[family]
 
 
-def check_job(state: "ServerState", painter: str, request: PaintRequest) -> None:
-    """A job's `model` and its prompt's LoRA tags, against the library and each other's
-    family; ApiError with a one-line reason otherwise."""
+def check_job(state: "ServerState", painter: str, request: PaintRequest, prompts: Iterable[str] = ()) -> None:
+    """A job's `model` and the LoRA tags of its prompt and of every other prompt it carries
+    (`prompts`: a zoom-out's schedule, a grow's stage prompts), against the library and the
+    model's family; ApiError with a one-line reason otherwise. Nothing is queued before
+    every prompt has passed: a tag the painter would refuse at stage three must not cost
+    two stages of painting first."""
     profile = state.painters[painter]
     models = getattr(profile, "name", "") == "diffusion"
     if request.model is not None and not models:
@@ -131,7 +134,8 @@ def check_job(state: "ServerState", painter: str, request: PaintRequest) -> None
             raise ApiError("unknown_model", str(exc)) from None
         family, named = entry.family, f"model {entry.name!r}"
     try:
-        find_loras(library, parse_lora_tags(request.prompt).loras, family, named)
+        for prompt in dict.fromkeys((request.prompt, *prompts)):
+            find_loras(library, parse_lora_tags(prompt).loras, family, named)
     except LoraTagError as exc:
         raise ApiError("bad_lora", str(exc)) from None
     except BadName as exc:

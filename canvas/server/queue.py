@@ -325,7 +325,7 @@ class JobQueue:
                 )
                 if job.stages is not None:
                     specs = job.stages.build(store)
-                    record = {**job.stages.record(specs[0], painter), **self._models(specs[0], painter)}
+                    record = {**job.stages.record(specs[0], painter), **self._models(specs[0], painter, specs[1:])}
                     result = run_steps(store, painter, specs, kind=job.stages.kind, params=record, **hooks)
                 else:
                     assert job.spec is not None
@@ -347,10 +347,11 @@ class JobQueue:
             return JobFinished("failed", code=code, reason=_reason(exc))
         return JobFinished(result.status, result.rev, result.windows_done, result.seconds, taken_back=result.taken_back)
 
-    def _models(self, spec: JobSpec, painter: Any) -> dict[str, Any]:
-        """The job's model and LoRAs with their hashes (A1111's "Model hash", "Lora hashes"):
-        hashing reads a file once, here in the job's thread."""
-        return models_record(self.library, spec.request, painter.describe().get("model"))
+    def _models(self, spec: JobSpec, painter: Any, later: list[JobSpec] | None = None) -> dict[str, Any]:
+        """The job's model, LoRAs and embeddings with their hashes (A1111's "Model hash",
+        "Lora hashes", "TI hashes"), those of its `later` stages' prompts too: hashing reads
+        a file once, here in the job's thread."""
+        return models_record(self.library, spec.request, painter, [s.request.prompt for s in later or ()])
 
     def _import(self, job: Job, store: Any, started: float) -> JobFinished:
         assert job.image is not None

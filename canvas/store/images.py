@@ -11,7 +11,9 @@ ours:
 
 The history keeps its own params; the mapping happens here. A LoRA a job used is in the
 params as ``loras: {name: hash}`` (or ``[{"name": ..., "hash": ...}]``), written as A1111 does:
-``Lora hashes: "name: hash, name2: hash2"`` (the weights are in the prompt's tags).
+``Lora hashes: "name: hash, name2: hash2"`` (the weights are in the prompt's tags); the
+textual-inversion embeddings its prompts name as ``embeddings: {name: hash}``, written
+``TI hashes: "name: hash"`` (A1111's sd_hijack_clip: the embeddings the encoder met).
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ A1111_KEYS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("Denoising strength", ("strength", "denoising_strength")),
     ("Mask blur", ("feather",)),  # the px over which new content blends into the old
     ("Lora hashes", ("loras",)),
+    ("TI hashes", ("embeddings",)),
 )
 # Ours, after A1111's: labels that plain capitalisation would spell wrong.
 LABELS = {"controlnet": "ControlNet", "controlnet_scale": "ControlNet scale"}
@@ -104,7 +107,7 @@ def _a1111_value(label: str, value: Any) -> str:
     """`value` as A1111 writes it under `label` ("" when there is nothing to write)."""
     if label in ("Model", "VAE"):
         return model_name(str(value))
-    if label == "Lora hashes":
+    if label in ("Lora hashes", "TI hashes"):
         # A1111 drops ":" and "," from the names, so that the list splits back. The history
         # keeps {name: hash} (canvas/library/records.py); a list of {name, hash} reads alike.
         if isinstance(value, dict):

@@ -87,6 +87,16 @@ def load_embeddings(model: LoadedModel, paths: Iterable[str | Path]) -> Embeddin
     return Embeddings().load(model, paths)
 
 
+def library_embeddings(library: Any, family: str) -> list[Path]:
+    """The embedding files of a models library (canvas/library) that may fit a model of
+    `family`: those of that family, and those whose family the scan could not tell (tried,
+    as A1111 tries every file in its folder). A library's own embeddings are usable by name
+    without `--embeddings`: pointing the server at an A1111 or ComfyUI folder is enough."""
+    if library is None:
+        return []
+    return [entry.path for entry in library.entries("embedding") if entry.family in (None, family)]
+
+
 def embedding_files(paths: Iterable[str | Path]) -> list[Path]:
     """The embedding files among `paths` and in its folders (at any depth), each once, in order."""
     files: list[Path] = []

@@ -5,9 +5,15 @@ switching back to a model is a dictionary look-up, not a load.
     painter = cache.get("sd15/realistic", waiting=report)    # loads it (once, however many ask)
     painter = cache.get("sd15/realistic")                    # instant
 
-Loading runs in the caller's thread with no lock held: a job painting with a loaded model
-never waits for another model to load (each loaded model has its own lock, in its
-painter). Two callers wanting the same model wait for one load. Before a load, the least
+Loading runs with no lock held: a job painting with a loaded model never waits for
+another model to load (each loaded model has its own lock, in its painter). Two callers
+wanting the same model wait for one load. A caller that may give up (`check`, its job's
+cancel) has the load run in a thread of its own and only waits for it, so a cancel ends
+the wait at once: the load itself goes on into the cache. It cannot be stopped halfway
+(diffusers and torch read a file to its end), other jobs may be waiting for the same
+model, and the user who cancelled usually asks for the same model again; a load nobody
+waits for any more costs what it would have cost anyway, and its model is kept like any
+other, least recently used first. Before a load, the least
 recently used models are dropped until there is room: fewer than `keep`, the bytes of
 those kept plus the new one's expected size within `budget`, and (on a GPU) the device's
 free memory enough for it. A dropped model a window is still painting with lives on until
@@ -21,13 +27,18 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from concurrent.futures import Future
+from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
 from typing import Callable, Generic, TypeVar
 
 T = TypeVar("T")
 # Told to each caller that waits for a load: ("loading", name) when it starts waiting,
-# ("loaded", name) when the model is there (or the load failed: the error follows).
+# ("loaded", name) when the model is there (or the load failed: the error follows); a
+# caller that gave up hears nothing more.
 Waiting = Callable[[str, str], None]
+# Raises to stop waiting (a job's cancel token's raise_if_cancelled); looked at every POLL s.
+Check = Callable[[], None]
+POLL = 0.05
 
 
 @dataclass
@@ -54,8 +65,10 @@ class ModelCache(Generic[T]):
         self._lock = threading.Lock()  # the dictionaries only: never held while a model loads
         self.loads = 0  # models loaded so far (evicted and loaded again counts again)
 
-    def get(self, name: str, waiting: Waiting | None = None) -> T:
-        """The model `name`, loaded now if it is not kept; what `load` raises otherwise."""
+    def get(self, name: str, waiting: Waiting | None = None, check: Check | None = None) -> T:
+        """The model `name`, loaded now if it is not kept; what `load` raises otherwise.
+        With `check`, the load runs in a thread of its own and what `check` raises ends
+        the wait (the load goes on, into the cache)."""
         with self._lock:
             kept = self._kept.get(name)
             if kept is not None:
@@ -69,14 +82,30 @@ class ModelCache(Generic[T]):
         assert future is not None
         if waiting is not None:
             waiting("loading", name)
-        try:
-            if not owner:
-                return future.result()
+        if owner:
             self._release(dropped)
-            return self._load(name, future)
-        finally:
-            if waiting is not None:
-                waiting("loaded", name)
+            if check is None:
+                try:
+                    return self._load(name, future)
+                finally:
+                    if waiting is not None:
+                        waiting("loaded", name)
+            threading.Thread(target=self._load_aside, args=(name, future), name=f"load {name}", daemon=True).start()
+        while True:
+            if check is not None:
+                check()  # gave up: no "loaded" for this caller, the load carries on
+            try:
+                model = future.result(timeout=POLL if check is not None else None)
+            except FutureTimeout:
+                continue
+            except BaseException:
+                if waiting is not None:  # the load failed: tell, then raise its error
+                    waiting("loaded", name)
+                raise
+            break
+        if waiting is not None:
+            waiting("loaded", name)
+        return model
 
     def __contains__(self, name: str) -> bool:
         with self._lock:
@@ -97,6 +126,13 @@ class ModelCache(Generic[T]):
         with self._lock:
             kept = self._kept.pop(name, None)
         self._release([kept.model] if kept is not None else [])
+
+    def _load_aside(self, name: str, future: "Future[T]") -> None:
+        """`_load` in a thread of its own: its result or error goes to the waiters' future."""
+        try:
+            self._load(name, future)
+        except BaseException:  # noqa: BLE001 - in the future already, for every waiter
+            pass
 
     def _load(self, name: str, future: "Future[T]") -> T:
         try:

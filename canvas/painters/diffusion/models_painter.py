@@ -10,7 +10,8 @@ thread that asked for it, holding no painter's lock). `prepare` loads a job's mo
 before its windows are handed to a pool, from the job's own thread, so a load does not
 occupy the painter thread other canvases' windows paint on. Loading is reported to the
 job as a `PaintProgress` with `loading` set (step 0 of 1, then 1 of 1): the server relays
-it to every viewer of each canvas whose job waits for that model.
+it to every viewer of each canvas whose job waits for that model. A job cancelled while
+its model loads stops waiting at once; the load finishes into the cache for later jobs.
 
 What the server and the history read of the painter (options, native window, family,
 label, description) is the default model's; a job naming another model records that one
@@ -31,13 +32,12 @@ import torch
 from canvas.library import Library, LibraryError, NotFound
 from canvas.painters.base import CancelToken, PaintProgress, PaintRequest, ProgressCallback
 from canvas.painters.diffusion.loading import locate, resolve_device
-from canvas.painters.diffusion.lora_tags import LoraTagError, parse_lora_tags
 from canvas.painters.diffusion.model_cache import ModelCache
 from canvas.painters.diffusion.painter import DiffusionPainter
 from canvas.painters.diffusion.settings import DiffusionSettings, ModelError
 
 # What a profile (canvas/jobs/pool.py), the server and the panel read of a painter.
-PROFILE = ("OPTIONS", "native_window", "family", "label", "uses", "defaults")
+PROFILE = ("OPTIONS", "native_window", "family", "label", "uses", "defaults", "embedding_files")
 GB = 1024**3
 
 
@@ -72,50 +72,36 @@ class ModelsPainter:
 
     def paint(self, image: np.ndarray, mask: np.ndarray, request: PaintRequest, progress: ProgressCallback,
               cancel: CancelToken) -> list[np.ndarray]:
-        self.catch_up(request)
-        return self.painter_for(request.model, progress).paint(image, mask, request, progress, cancel)
+        return self.painter_for(request.model, progress, cancel).paint(image, mask, request, progress, cancel)
 
-    def prepare(self, request: PaintRequest, progress: ProgressCallback) -> None:
+    def prepare(self, request: PaintRequest, progress: ProgressCallback, cancel: CancelToken | None = None) -> None:
         """Load the job's model now, if it is not loaded (the job runner calls this from the
         job's thread before any window is handed out)."""
-        self.catch_up(request)
-        self.painter_for(request.model, progress)
+        self.painter_for(request.model, progress, cancel)
 
-    def catch_up(self, request: PaintRequest) -> None:
-        """Scan the folders again, once, when the job names a model or LoRA this painter's
-        library has not seen: the server's library (which checked the job) was rescanned
-        since, and under `serve` each painter scans the folders itself (in its own process
-        with --painters N). Unchanged files come from the scan cache."""
-        wanted = [("model", request.model)] if request.model else []
-        try:
-            wanted += [("lora", tag.name) for tag in parse_lora_tags(request.prompt).loras if not tag.inactive]
-        except LoraTagError:
-            return  # the painter says why
-        for kind, name in wanted:
-            try:
-                if kind == "model":
-                    self.library.find_model(name)
-                else:
-                    self.library.find(kind, name)
-            except NotFound:
-                self.library.rescan()
-                return
-            except LibraryError:
-                return
-
-    def painter_for(self, model: str | None, progress: ProgressCallback | None = None) -> DiffusionPainter:
-        """The painter of `model` (a library name; None: the default), loaded if need be."""
+    def painter_for(self, model: str | None, progress: ProgressCallback | None = None,
+                    cancel: CancelToken | None = None) -> DiffusionPainter:
+        """The painter of `model` (a library name; None: the default), loaded if need be.
+        A cancel raises Cancelled at once, while the load goes on into the cache
+        (model_cache.py says why): other jobs may be waiting for the same model."""
         key = self.default if model is None else self.model_entry(model).name
 
         def waiting(state: str, name: str) -> None:
             if progress is not None:
                 progress(PaintProgress(step=int(state == "loaded"), steps=1, loading=name))
 
-        return self.cache.get(key, waiting)
+        return self.cache.get(key, waiting, None if cancel is None else cancel.raise_if_cancelled)
 
     def model_entry(self, name: str) -> Any:
+        """The library's entry of `name`. A name it does not know makes it scan again first:
+        a painter process or actor keeps a library of its own, and the server may have
+        found the model in a rescan of its own since."""
         try:
-            return self.library.find_model(name)
+            try:
+                return self.library.find_model(name)
+            except NotFound:
+                self.library.rescan()
+                return self.library.find_model(name)
         except LibraryError as exc:
             raise ModelError(str(exc)) from None
 

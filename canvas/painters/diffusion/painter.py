@@ -22,9 +22,10 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from canvas.library.errors import NotFound
 from canvas.painters.base import CancelToken, Choice, Option, PaintProgress, PaintRequest, ProgressCallback
 from canvas.painters.diffusion.denoise import LATENT_SCALE, Sampling, Window, inpaint, is_guided, sampled_steps
-from canvas.painters.diffusion.embeddings import load_embeddings
+from canvas.painters.diffusion.embeddings import library_embeddings, load_embeddings
 from canvas.painters.diffusion.families import FAMILIES, Family
 from canvas.painters.diffusion.loading import LoadedModel, load_model, prepare
 from canvas.painters.diffusion.lora_tags import find_loras, parse_lora_tags
@@ -92,8 +93,11 @@ class DiffusionPainter:
         # What a job may set (the server lists it in `welcome`), defaulting to this
         # painter's settings; the CLI's --scheduler and --masked-content are the same CHOICES.
         if isinstance(self.model, LoadedModel):
-            # Textual inversions, by file name in a prompt (text_encoding.py reads them there).
-            self.embeddings = load_embeddings(self.model, settings.embeddings)
+            # Textual inversions, by file name in a prompt (text_encoding.py reads them there):
+            # those given (--embeddings) first, then the library's.
+            self._scan = getattr(library, "scan", None)  # the library's scan whose embeddings are loaded
+            self.embeddings = load_embeddings(self.model, (*settings.embeddings,
+                                                           *library_embeddings(library, self.family.key)))
             self.prompts = PromptCache(self.model, embeddings=self.embeddings)
             self.OPTIONS: dict[str, Option | Choice] = {
                 **{key: replace(choice, default=getattr(settings, key)) for key, choice in CHOICES.items()},
@@ -110,6 +114,13 @@ class DiffusionPainter:
                 self.OPTIONS["soft_mask"] = Option("Soft mask px", 0, 128, settings.soft_mask)
         # One window at a time: schedulers and the model's attention state are not shared safely.
         self._lock = threading.Lock()
+
+    @property
+    def embedding_files(self) -> dict[str, str]:
+        """The embeddings a prompt may name, {name: file}: what a job's record hashes for
+        A1111's "TI hashes" (canvas/library/records.py)."""
+        embeddings = getattr(self, "embeddings", None)
+        return {e.name: str(e.path) for e in embeddings.loaded.values()} if embeddings is not None else {}
 
     def family_of_loop(self) -> Family:
         """SD 1.x, 2.x or XL, for a model our own loop paints."""
@@ -163,14 +174,34 @@ class DiffusionPainter:
         # paints (lora_tags.py); they act on this window only, the next without them paints
         # as if they had never been loaded (loras.py).
         tagged = parse_lora_tags(request.prompt)
-        loras = find_loras(self.library, tagged.loras, self.family.key)
+        try:
+            loras = find_loras(self.library, tagged.loras, self.family.key)
+        except NotFound:
+            # A LoRA added since this library scanned: a painter process or actor keeps a
+            # library of its own, and the server found it in a rescan of its own.
+            self.library.rescan()
+            loras = find_loras(self.library, tagged.loras, self.family.key)
         request = replace(request, prompt=tagged.prompt)
         with self._lock:
+            self._new_embeddings()  # outside inference mode, as diffusers' loader needs
             self.loras.use(loras)  # outside inference mode: peft fills new adapters in place
             with torch.inference_mode():
                 if isinstance(self.model, PipelineModel):
                     return self._paint_pipeline(image, np.asarray(mask, bool), request, settings, progress, cancel)
                 return self._paint(image, np.asarray(mask, bool), request, settings, progress, cancel)
+
+    def _new_embeddings(self) -> None:
+        """The embeddings a rescan of the library found since this model loaded, loaded
+        before the window encodes its prompt (A1111 too reads its folder again when it
+        changes). Files already loaded or skipped are not read again; one removed stays
+        loaded until the model is."""
+        if self.library is None or not isinstance(self.model, LoadedModel) or self.library.scan is self._scan:
+            return
+        self._scan = self.library.scan
+        seen = {e.path for e in self.embeddings.loaded.values()} | {path for path, _ in self.embeddings.skipped}
+        new = [path for path in library_embeddings(self.library, self.family.key) if path not in seen]
+        if new:
+            self.embeddings.load(self.model, new)
 
     def _paint_pipeline(self, image: np.ndarray, mask: np.ndarray, request: PaintRequest, settings: DiffusionSettings,
                         progress: ProgressCallback, cancel: CancelToken) -> list[np.ndarray]:
