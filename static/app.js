@@ -80,6 +80,7 @@ export class App {
     this.growth = new Growth(this.panel, (message) => this.run(message));
     this.video = new Video(this.conn, this.panel, toast);
     this.models = new Models($("painter").closest("section"), this.panel, this.conn, toast);
+    this.jobs.sizeOf = (name) => this.models.sizeOf(name);
 
     const redraw = () => this.requestDraw();
     this.view.onchange = redraw;

@@ -31,6 +31,9 @@ export class Jobs {
     this.preview = null;         // {job, rect (level 0), image}
     this.candidates = null;      // {job, window, rect (level 0), count, images, index}
     this.onchange = () => {};
+    // A model's size by its library name ("2.13 GB"), or null: models.js knows the list.
+    this.sizeOf = () => null;
+    this.ticking = 0;            // the interval that counts a model load's seconds
     this.$ = (id) => doc.getElementById(id);
     this.bind();
     this.listen();
@@ -74,8 +77,12 @@ export class Jobs {
       this.render();
     });
     c.on("job.loading", (m) => {
-      // The job waits for its model to load (a first use), until `loaded`.
-      this.ensure(m.job).loading = m.loaded ? null : String(m.model);
+      // The job waits for its model to load (a first use), until `loaded`. The loaders
+      // (diffusers') say nothing until they are done, so the bar counts the seconds, beside
+      // the size that is being read.
+      const job = this.ensure(m.job);
+      if (!m.loaded && job.loading !== String(m.model)) job.loadingSince = performance.now();
+      job.loading = m.loaded ? null : String(m.model);
       if (!this.current || !this.jobs.has(this.current)) this.current = m.job;
       this.render();
     });
@@ -160,7 +167,8 @@ export class Jobs {
       let text, detail = "", fraction = 0;
       if (job.loading) {
         text = `Loading model ${job.loading}…`;
-        detail = "";
+        const seconds = Math.floor((performance.now() - job.loadingSince) / 1000);
+        detail = [this.sizeOf(job.loading), `${seconds} s`].filter(Boolean).join(" · ");
       } else if (job.state === "queued") {
         text = `${job.kind} queued`;
         detail = job.position ? `${job.position} ahead` : "starting…";
@@ -182,10 +190,17 @@ export class Jobs {
       this.$("progress-fill").style.width = `${Math.round(fraction * 100)}%`;
       this.$("job-bar").querySelector(".progress").setAttribute("aria-valuenow", String(Math.round(fraction * 100)));
     }
+    this.tick(Boolean(job && job.loading));
     const cand = this.candidates;
     this.$("candidates-bar").hidden = !cand;
     if (cand) this.$("cand-count").textContent = `${cand.index + 1} / ${cand.count}`;
     this.onchange();
+  }
+
+  /** A render a second while the job shown waits for its model (its seconds count). */
+  tick(loading) {
+    if (loading && !this.ticking) this.ticking = setInterval(() => this.render(), 1000);
+    if (!loading && this.ticking) { clearInterval(this.ticking); this.ticking = 0; }
   }
 
   /** Draw the candidate being looked at, or the live preview, where its window is. */

@@ -97,6 +97,12 @@ export class Models {
     this.select.value = this.listed(this.saved()) ? this.saved() : DEFAULT;
   }
 
+  /** A listed model's size as people read it ("2.13 GB"), or null. */
+  sizeOf(name) {
+    const model = this.models.find((m) => m.name === name);
+    return model ? sizeText(model.size) : null;
+  }
+
   saved() { return String(this.panel.saved[`${DIFFUSION}:model`] ?? DEFAULT); }
   listed(name) { return name !== DEFAULT && this.models.some((model) => model.name === name); }
 

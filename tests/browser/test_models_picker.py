@@ -23,9 +23,10 @@ from library_folders import small_a1111_folder, tiny  # noqa: E402, F401  the ti
 
 FRAME = (0, 0, 256, 256)  # on an empty canvas: a diffusion painter paints it from the prompt alone
 # The bar's texts as they change (a model loads in a moment: caught as it happens, not polled).
-WATCH_BAR = """() => { window.barTexts = [];
-    new MutationObserver(() => window.barTexts.push(document.getElementById("job-text").textContent))
-        .observe(document.getElementById("job-text"), {childList: true, characterData: true, subtree: true}); }"""
+WATCH_BAR = """() => { window.barTexts = []; window.barDetails = [];
+    const bar = (id, seen) => new MutationObserver(() => seen.push(document.getElementById(id).textContent))
+        .observe(document.getElementById(id), {childList: true, characterData: true, subtree: true});
+    bar("job-text", window.barTexts); bar("job-detail", window.barDetails); }"""
 
 
 def serve_models(data: Path, folder: Path, model: str = "sd15") -> Server:
@@ -98,6 +99,9 @@ def test_the_pickers_choose_the_model_and_loras_of_real_jobs(open_page, served, 
     assert params["model"] == "sd15-plain" and params["family"] == "sd1" and params["seed"] == 7
     assert np.abs(pixels[..., :3].astype(int) - default_pixels[..., :3]).max() > 10  # another model's picture
     assert "Loading model sd15-plain…" in page.evaluate("() => window.barTexts")
+    # beside it, the size being read and the seconds it has taken so far
+    size = page.evaluate("(name) => window.boundless.models.sizeOf(name)", "sd15-plain")
+    assert size.endswith((" KB", " MB")) and f"{size} · 0 s" in page.evaluate("() => window.barDetails")
     assert "model sd15-plain" in page.inner_text("#history li[data-rev='2']")
     page.screenshot(path=str(shots / "models-picked.png"))
 
