@@ -21,7 +21,7 @@ What is real and what is not, and why:
   is the same work with or without the job path, so leaving it small again only makes the
   overhead look larger. The text length the denoiser sees is the real one (the tokenizers
   pad as the real ones do).
-- No guidance (1.0: one forward a step), 2 steps, one thread (bench/diffusion.py's
+- No guidance (the family's `guided_above`, 1.0 or Z-Image's 0: one forward a step), 2 steps, one thread (bench/diffusion.py's
   `one_thread`), like the SD case.
 """
 
@@ -102,7 +102,9 @@ def family_subject(key: str, tiny: bool = False, steps: int = STEPS, reduced: bo
         dtype = "bf16"
     painter = DiffusionPainter(DiffusionSettings(model=f"{key} (random weights)", device="cpu", dtype=dtype),
                                pipeline=pipeline)
-    request = PaintRequest(prompt=PROMPT, seed=1, steps=steps, guidance=1.0)
+    from canvas.painters.diffusion.families import FAMILIES
+
+    request = PaintRequest(prompt=PROMPT, seed=1, steps=steps, guidance=FAMILIES[key].guided_above)
 
     def call(image, mask) -> None:
         # diffusers' pipeline as a user calls it, with the painter's settings and no callback.

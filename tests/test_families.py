@@ -431,3 +431,18 @@ def test_model_offload_paints_what_the_pipeline_paints_in_place(tiny):
     [in_place], _ = paint(painter_of(tiny, key, soft_mask=8), image, mask, prompt="a red boat", seed=7, steps=3)
     assert previews and np.abs(ours.astype(int) - in_place.astype(int)).max() <= 1
     assert painter.describe()["offload"] == "model"
+
+
+def test_the_negative_prompt_goes_only_where_the_pipeline_guides(tiny):
+    """Z-Image Turbo paints unguided at 0 (its pipeline guides as cond + s·(cond − uncond),
+    at twice the cost, for any s > 0); unguided, no family's pipeline is given a negative
+    prompt (Qwen-Image's warns at every window when it is)."""
+    from canvas.painters.diffusion.pipeline_window import pipeline_call
+
+    assert FAMILIES["z-image"].defaults["guidance"] == 0.0 == FAMILIES["z-image"].guided_above
+    image, mask = half_masked(64)
+    for key in ("z-image", "qwen-image", "sd3"):
+        model, above = painter_of(tiny, key).model, FAMILIES[key].guided_above
+        unguided = pipeline_call(model, image, mask, PaintRequest(negative_prompt="blur", guidance=above), 1)
+        guided = pipeline_call(model, image, mask, PaintRequest(negative_prompt="blur", guidance=above + 1), 1)
+        assert "negative_prompt" not in unguided and guided["negative_prompt"] == "blur", key

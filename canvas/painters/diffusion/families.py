@@ -51,6 +51,10 @@ class Family:
     # The pipeline keyword that carries the job's guidance: "guidance_scale" (classifier-free
     # guidance, or FLUX's distilled guidance), or "true_cfg_scale" (Qwen-Image's CFG).
     guidance_kwarg: str = "guidance_scale"
+    # Classifier-free guidance (two forwards a step, the negative prompt read) acts above
+    # this guidance: 1 for most (uncond + s·(cond − uncond)), 0 for Z-Image, whose pipeline
+    # guides as cond + s·(cond − uncond). FLUX's distilled guidance is one forward at any value.
+    guided_above: float = 1.0
     note: str = ""  # one line for the README and the panel: what to download, what it needs
 
     @property
@@ -96,8 +100,8 @@ FAMILIES: dict[str, Family] = {
                "Flux2KleinInpaintPipeline", "Flux2Transformer2DModel", native=1024, steps=4, guidance=1.0,
                negative_prompt=False, latent_channels=32, gguf=True),
         Family("z-image", "Z-Image", ("ZImagePipeline", "ZImageInpaintPipeline", "ZImageImg2ImgPipeline"),
-               "ZImageInpaintPipeline", "ZImageTransformer2DModel", native=1024, steps=8, guidance=1.0,
-               negative_prompt=True, latent_channels=16, gguf=True),  # Turbo: no CFG at guidance 1
+               "ZImageInpaintPipeline", "ZImageTransformer2DModel", native=1024, steps=8, guidance=0.0,
+               negative_prompt=True, latent_channels=16, gguf=True, guided_above=0.0),  # Turbo: no CFG, as its card says
         Family("qwen-image", "Qwen-Image", ("QwenImagePipeline", "QwenImageInpaintPipeline", "QwenImageImg2ImgPipeline"),
                "QwenImageInpaintPipeline", "QwenImageTransformer2DModel", native=1024, steps=30, guidance=4.0,
                negative_prompt=True, latent_channels=16, gguf=True, guidance_kwarg="true_cfg_scale"),

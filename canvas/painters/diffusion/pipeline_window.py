@@ -103,7 +103,10 @@ def pipeline_call(model: PipelineModel, image: np.ndarray, mask: np.ndarray, req
         "generator": torch.Generator("cpu").manual_seed(seed),
         "output_type": "np",
     }
-    if family.negative_prompt and "negative_prompt" in inspect.signature(pipeline.__call__).parameters:
+    # The negative prompt only where the pipeline guides (unguided, it is not read, and
+    # Qwen-Image's pipeline warns at every window that it was given one).
+    guided = family.negative_prompt and request.guidance > family.guided_above
+    if guided and "negative_prompt" in inspect.signature(pipeline.__call__).parameters:
         kwargs["negative_prompt"] = request.negative_prompt
     return kwargs
 
