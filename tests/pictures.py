@@ -24,6 +24,14 @@ def photo(name: str = "astronaut", size: int | None = 512) -> np.ndarray:
     return np.ascontiguousarray(image if size is None else image[:size, :size])
 
 
+def half_masked(size: int = 512) -> tuple[np.ndarray, np.ndarray]:
+    """The astronaut at `size` px with its right half masked: one window for the painters' tests."""
+    image = photo("astronaut", size)
+    mask = np.zeros((size, size), bool)
+    mask[:, size // 2 :] = True
+    return image, mask
+
+
 def rgba(rgb: np.ndarray) -> np.ndarray:
     return np.dstack([rgb, np.full(rgb.shape[:2], 255, np.uint8)])
 

@@ -19,7 +19,7 @@ from canvas.painters import CancelToken, PaintRequest, create_painter  # noqa: E
 from canvas.painters.diffusion import DiffusionSettings, ModelError  # noqa: E402
 from canvas.painters.diffusion.controlnet import MASKED, Control  # noqa: E402
 from canvas.store import Store  # noqa: E402
-from pictures import photo  # noqa: E402
+from pictures import half_masked, photo  # noqa: E402
 from serving import Server, png  # noqa: E402
 from tiny_models import TinyModels, save_controlnet  # noqa: E402
 
@@ -37,12 +37,6 @@ def steered_by_the_folder(models) -> np.ndarray:
     giving the same ControlNet must paint too."""
     return paint(models.painter("sd", controlnet=True), *half_masked(), seed=5)
 
-
-def half_masked(size: int = 512) -> tuple[np.ndarray, np.ndarray]:
-    image = photo("astronaut", size)
-    mask = np.zeros((size, size), bool)
-    mask[:, size // 2 :] = True
-    return image, mask
 
 
 def paint(painter, image, mask, **request) -> np.ndarray:

@@ -15,7 +15,7 @@ pytest.importorskip("diffusers")
 from canvas.jobs import Expand, Inpaint, JobSpec, TilerSettings, WindowProgress, run_job  # noqa: E402
 from canvas.painters import CancelToken, Cancelled, PaintRequest, create_painter  # noqa: E402
 from canvas.painters.diffusion import MASKED_CONTENT, SCHEDULERS, DiffusionSettings, ModelError  # noqa: E402
-from pictures import EchoPainter, photo, rgba  # noqa: E402
+from pictures import EchoPainter, half_masked, photo, rgba  # noqa: E402
 from tiny_models import KINDS, TinyModels  # noqa: E402
 
 QUICK = {"steps": 2, "guidance": 1.0}  # no guidance: one UNet pass a step
@@ -25,12 +25,6 @@ QUICK = {"steps": 2, "guidance": 1.0}  # no guidance: one UNet pass a step
 def models(tmp_path_factory) -> TinyModels:
     return TinyModels.shared(tmp_path_factory)
 
-
-def half_masked(size: int = 512) -> tuple[np.ndarray, np.ndarray]:
-    image = photo("astronaut", size)
-    mask = np.zeros((size, size), bool)
-    mask[:, size // 2 :] = True
-    return image, mask
 
 
 def paint(painter, image, mask, **request):

@@ -19,7 +19,7 @@ from canvas.jobs import Expand, JobSpec, TilerSettings, WindowProgress, run_job 
 from canvas.painters import CancelToken, Cancelled, PaintRequest, create_painter  # noqa: E402
 from canvas.painters.diffusion import ModelError  # noqa: E402
 from canvas.painters.diffusion.families import FAMILIES  # noqa: E402
-from pictures import photo, rgba  # noqa: E402
+from pictures import half_masked, photo, rgba  # noqa: E402
 from tiny_families import FAMILY_KINDS, TinyFamilies, round_to_bf16  # noqa: E402
 
 SIZE = 128
@@ -37,12 +37,6 @@ def painter_of(tiny: TinyFamilies, key: str, **settings):
     """The painter of family `key`'s tiny folder, built once per session and settings."""
     return tiny.painter(key, **settings)
 
-
-def half_masked(size: int = SIZE) -> tuple[np.ndarray, np.ndarray]:
-    image = photo("astronaut", size)
-    mask = np.zeros((size, size), bool)
-    mask[:, size // 2 :] = True
-    return image, mask
 
 
 def paint(painter, image, mask, **request):
@@ -74,7 +68,7 @@ def diffusers_paints(folder, key: str, image, mask, seed: int, steps: int, guida
 @pytest.mark.parametrize("key", FAMILY_KINDS)
 def test_the_painter_paints_what_the_familys_pipeline_paints(tiny, key):
     painter = painter_of(tiny, key, soft_mask=0)
-    image, mask = half_masked()
+    image, mask = half_masked(SIZE)
     for seed, strength in ((3, 1.0), (5, 0.6)):
         [ours], _ = paint(painter, image, mask, prompt="a red boat", seed=seed, steps=3, strength=strength)
         theirs = diffusers_paints(tiny.folder(key), key, image, mask, seed, 3, QUICK["guidance"], strength)
@@ -118,7 +112,7 @@ def test_an_expand_job_keeps_known_pixels_outside_the_band(tiny, key):
 @pytest.mark.parametrize("key", FAMILY_KINDS)
 def test_candidates_differ_a_seed_repeats_and_previews_arrive(tiny, key):
     painter = painter_of(tiny, key)
-    image, mask = half_masked()
+    image, mask = half_masked(SIZE)
     (first, second), seen = paint(painter, image, mask, seed=9, steps=3, candidates=2)
     assert not np.array_equal(first[mask], second[mask])
     [again], _ = paint(painter, image, mask, seed=9, steps=3)
@@ -153,7 +147,7 @@ def test_cancel_stops_within_one_step_and_a_cancelled_job_commits_nothing(tiny, 
         seen.append(p)
         cancel.cancel()
 
-    image, mask = half_masked()
+    image, mask = half_masked(SIZE)
     with pytest.raises(Cancelled):
         painter.paint(image, mask, PaintRequest(steps=6, guidance=1.0), progress, cancel)
     assert len(seen) == 1
@@ -194,7 +188,7 @@ def test_the_soft_seam_pulls_only_the_band_toward_the_known_latents():
 
 @pytest.mark.parametrize("key", BLENDING)
 def test_the_soft_seam_changes_the_band_and_soft_mask_0_is_the_pipelines_own(tiny, key):
-    image, mask = half_masked()
+    image, mask = half_masked(SIZE)
     hard, soft = (paint(painter_of(tiny, key, soft_mask=px), image, mask, seed=2)[0][0].astype(int) for px in (0, 32))
     band = mask & (np.arange(SIZE) < SIZE // 2 + 32)[None, :]
     assert not np.array_equal(hard[band], soft[band])
@@ -207,7 +201,7 @@ def test_the_soft_seam_changes_the_band_and_soft_mask_0_is_the_pipelines_own(tin
 def test_fill_blends_nothing_a_soft_mask_is_not_its_option(tiny):
     if "flux-fill" not in FAMILY_KINDS:
         pytest.skip("no tiny FLUX.1 Fill")
-    image, mask = half_masked()
+    image, mask = half_masked(SIZE)
     a, b = (paint(painter_of(tiny, "flux-fill"), image, mask, seed=2, options={"soft_mask": px})[0][0] for px in (0, 64))
     assert np.array_equal(a, b)
 
@@ -216,7 +210,7 @@ def test_fill_blends_nothing_a_soft_mask_is_not_its_option(tiny):
 def test_a_gguf_transformer_loads_with_its_config_folder_and_paints(tiny, key):
     from diffusers import GGUFQuantizationConfig
 
-    image, mask = half_masked()
+    image, mask = half_masked(SIZE)
     folder = tiny.folder(key)
     painted = {}
     for quant in ("BF16", "Q8_0"):
@@ -290,7 +284,7 @@ def test_a_single_transformer_file_loads_with_its_config_folder(tiny, key):
     painter = create_painter("diffusion", model=str(folder / "transformer" / "diffusion_pytorch_model.safetensors"),
                              model_config=str(folder), offline=True, dtype="fp32", soft_mask=0)
     assert painter.family.key == key and painter.describe()["model_config"] == str(folder)
-    image, mask = half_masked()
+    image, mask = half_masked(SIZE)
     [ours], _ = paint(painter, image, mask, seed=4)
     [theirs], _ = paint(painter_of(tiny, key, soft_mask=0), image, mask, seed=4)
     assert np.abs(ours.astype(int) - theirs.astype(int)).max() <= 1
@@ -307,7 +301,7 @@ def test_a_pipeline_built_in_code_paints_as_diffusers_does_and_as_the_same_model
     painter = DiffusionPainter(DiffusionSettings(model=key, dtype="fp32", soft_mask=0), pipeline=built)
     assert painter.family.key == key and painter.label == f"{FAMILIES[key].label} · {key}"
     assert not any(getattr(module, "training", False) for module in built.components.values())  # for inference
-    image, mask = half_masked()
+    image, mask = half_masked(SIZE)
     [ours], _ = paint(painter, image, mask, prompt="a red boat", seed=6)
     theirs = diffusers_paints(None, key, image, mask, 6, QUICK["steps"], QUICK["guidance"], pipeline=painter.model.pipeline)
     assert np.abs(ours.astype(int) - theirs.astype(int)).max() <= 1
@@ -426,7 +420,7 @@ def test_model_offload_paints_what_the_pipeline_paints_in_place(tiny):
     settings = DiffusionSettings(model=key, dtype="fp32", soft_mask=8, offload="model")
     painter = DiffusionPainter(settings, pipeline=pipeline, offload_to=torch.device("cpu"))
     assert hasattr(painter.model.pipeline.transformer, "_hf_hook")  # accelerate's hook is on
-    image, mask = half_masked()
+    image, mask = half_masked(SIZE)
     [ours], previews = paint(painter, image, mask, prompt="a red boat", seed=7, steps=3)
     [in_place], _ = paint(painter_of(tiny, key, soft_mask=8), image, mask, prompt="a red boat", seed=7, steps=3)
     assert previews and np.abs(ours.astype(int) - in_place.astype(int)).max() <= 1
